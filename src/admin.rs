@@ -1,0 +1,88 @@
+//! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`
+//! (the process is alive) and `/ready` (every listener is bound and mcpcol is not
+//! shutting down; 503 otherwise, so a load balancer stops sending first).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::exposition::{render, Format};
+use crate::telemetry::Telemetry;
+
+/// Whether mcpcol is ready to take traffic.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    ready: AtomicBool,
+}
+
+impl Readiness {
+    /// Marks mcpcol ready (all listeners bound) or not (shutting down).
+    pub fn set(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Whether `/ready` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    telemetry: Arc<Telemetry>,
+    readiness: Arc<Readiness>,
+}
+
+/// The admin routes.
+pub fn router(telemetry: Arc<Telemetry>, readiness: Arc<Readiness>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .with_state(AdminState {
+            telemetry,
+            readiness,
+        })
+}
+
+/// Serves the admin routes on `listener` until `shutdown` fires.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    match render(state.telemetry.registry(), format) {
+        Ok(text) => ([(header::CONTENT_TYPE, format.content_type())], text).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot encode the metrics; this is a bug in mcpcol\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn ready(State(state): State<AdminState>) -> Response {
+    if state.readiness.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}

@@ -1,0 +1,233 @@
+//! Builds the stages from a [`Config`], binds every listener, wires the bounded
+//! pipeline, runs until shutdown, and drains.
+//!
+//! Order matters: all listeners are bound before anything is reported ready (so port 0
+//! works and a bind failure stops mcpcol before it half-starts); on shutdown the
+//! receivers stop accepting first, finish in-flight requests, then the pipeline drains,
+//! all within `service.shutdown_timeout`; the admin listener goes last so `/ready`
+//! answers 503 during the drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, Readiness};
+use crate::config::Config;
+use crate::pipeline;
+use crate::receiver::{grpc, http, limits, Receiver};
+use crate::telemetry::Telemetry;
+
+/// Why mcpcol could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {address} ({key}): {source}; choose another address with --set {key}=HOST:PORT")]
+    Bind {
+        /// The config key of the address.
+        key: &'static str,
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a run did, reported when it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Spans the pipeline processed.
+    pub processed_spans: u64,
+    /// Spans still queued when the drain deadline passed (0 after a clean drain).
+    pub left_in_queue: u64,
+}
+
+/// A running collector.
+pub struct Collector {
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    shutdown: CancellationToken,
+    admin_shutdown: CancellationToken,
+    readiness: Arc<Readiness>,
+    telemetry: Arc<Telemetry>,
+    shutdown_timeout: Duration,
+    receivers: Vec<JoinHandle<()>>,
+    stage: JoinHandle<u64>,
+    admin: JoinHandle<()>,
+}
+
+async fn bind(key: &'static str, address: &str) -> Result<TcpListener, AppError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| AppError::Bind {
+            key,
+            address: address.to_owned(),
+            source,
+        })
+}
+
+fn local_addr(listener: &TcpListener, key: &'static str, address: &str) -> Result<SocketAddr, AppError> {
+    listener.local_addr().map_err(|source| AppError::Bind {
+        key,
+        address: address.to_owned(),
+        source,
+    })
+}
+
+/// Binds every listener and starts every stage. Returns once mcpcol is ready.
+pub async fn start(config: Config) -> Result<Collector, AppError> {
+    const GRPC_KEY: &str = "receivers.otlp.grpc.endpoint";
+    const HTTP_KEY: &str = "receivers.otlp.http.endpoint";
+    const ADMIN_KEY: &str = "metrics.endpoint";
+    let otlp = &config.receivers.otlp;
+    let grpc_listener = bind(GRPC_KEY, &otlp.grpc.endpoint).await?;
+    let http_listener = bind(HTTP_KEY, &otlp.http.endpoint).await?;
+    let admin_listener = bind(ADMIN_KEY, &config.metrics.endpoint).await?;
+    let grpc_addr = local_addr(&grpc_listener, GRPC_KEY, &otlp.grpc.endpoint)?;
+    let http_addr = local_addr(&http_listener, HTTP_KEY, &otlp.http.endpoint)?;
+    let admin_addr = local_addr(&admin_listener, ADMIN_KEY, &config.metrics.endpoint)?;
+
+    let telemetry = Arc::new(Telemetry::new(config.exporters.queue.max_spans));
+    let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
+    let receiver = Arc::new(Receiver::new(
+        handle,
+        telemetry.clone(),
+        otlp.throttle_retry_after,
+    ));
+    let shutdown = CancellationToken::new();
+    let admin_shutdown = CancellationToken::new();
+    let readiness = Arc::new(Readiness::default());
+
+    let grpc_task = {
+        let (receiver, shutdown) = (receiver.clone(), shutdown.clone());
+        let limit = limits::mib(otlp.grpc.max_recv_msg_size_mib);
+        tokio::spawn(async move {
+            if let Err(err) = grpc::serve(grpc_listener, receiver, limit, shutdown.clone()).await {
+                tracing::error!(%err, "the OTLP/gRPC receiver stopped; shutting down");
+                shutdown.cancel();
+            }
+        })
+    };
+    let http_task = {
+        let router = http::router(receiver, limits::mib(otlp.http.max_request_body_size_mib));
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(err) = http::serve(http_listener, router, shutdown.clone()).await {
+                tracing::error!(%err, "the OTLP/HTTP receiver stopped; shutting down");
+                shutdown.cancel();
+            }
+        })
+    };
+    let admin_task = {
+        let router = admin::router(telemetry.clone(), readiness.clone());
+        let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(err) = admin::serve(admin_listener, router, admin_shutdown).await {
+                tracing::error!(%err, "the admin listener stopped; shutting down");
+                shutdown.cancel();
+            }
+        })
+    };
+    let stage = tokio::spawn(pipeline::run_counting_stage(queue, telemetry.clone()));
+
+    readiness.set(true);
+    tracing::info!(
+        otlp_grpc = %grpc_addr,
+        otlp_http = %http_addr,
+        metrics = %admin_addr,
+        version = env!("CARGO_PKG_VERSION"),
+        "mcpcol is ready: OTLP/gRPC on {grpc_addr}, OTLP/HTTP on http://{http_addr}, \
+         /metrics /health /ready on http://{admin_addr}"
+    );
+    Ok(Collector {
+        grpc_addr,
+        http_addr,
+        admin_addr,
+        shutdown,
+        admin_shutdown,
+        readiness,
+        telemetry,
+        shutdown_timeout: config.service.shutdown_timeout,
+        receivers: vec![grpc_task, http_task],
+        stage,
+        admin: admin_task,
+    })
+}
+
+impl Collector {
+    /// Where OTLP/gRPC listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Where OTLP/HTTP listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Where `/metrics`, `/health` and `/ready` listen.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The self-telemetry.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// The token that stops this collector when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting and drains; same as cancelling [`Collector::shutdown_token`].
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Runs until shutdown is requested, then drains within `service.shutdown_timeout`.
+    pub async fn wait(self) -> Summary {
+        self.shutdown.cancelled().await;
+        self.readiness.set(false);
+        tracing::info!(
+            timeout = %humantime::format_duration(self.shutdown_timeout),
+            "stopping: no new connections; finishing in-flight requests and queued spans"
+        );
+        let drain = async {
+            for task in self.receivers {
+                let _ = task.await;
+            }
+            self.stage.await.unwrap_or_default()
+        };
+        let processed = tokio::time::timeout(self.shutdown_timeout, drain).await;
+        let left_in_queue = match processed {
+            Ok(_) => 0,
+            Err(_) => {
+                let left = u64::try_from(self.telemetry.pipeline_queued()).unwrap_or(0);
+                tracing::error!(
+                    left,
+                    "drain deadline (service.shutdown_timeout) passed with spans still queued; \
+                     they are lost"
+                );
+                left
+            }
+        };
+        self.admin_shutdown.cancel();
+        let _ = self.admin.await;
+        let summary = Summary {
+            processed_spans: self.telemetry.pipeline_processed_total(),
+            left_in_queue,
+        };
+        tracing::info!(
+            processed_spans = summary.processed_spans,
+            left_in_queue = summary.left_in_queue,
+            "mcpcol stopped"
+        );
+        summary
+    }
+}

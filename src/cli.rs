@@ -1,0 +1,113 @@
+//! The command line: `mcpcol [run]` (default), `mcpcol check-config FILE`,
+//! `mcpcol version`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, Override};
+use crate::telemetry::LogFormat;
+
+/// mcpcol: an OpenTelemetry collector that understands MCP (Model Context Protocol).
+///
+/// It receives OTLP over gRPC and HTTP and (as it grows) turns the spans of MCP
+/// servers and clients into metrics per server, tool and session.
+///
+/// Configuration layers, lowest to highest: defaults → --config FILE → MCPCOL_*
+/// variables → flags → --set KEY=VALUE. With no file, mcpcol listens on
+/// 127.0.0.1:4317 (OTLP/gRPC), 127.0.0.1:4318 (OTLP/HTTP) and 127.0.0.1:9464
+/// (/metrics, /health, /ready).
+#[derive(Debug, Parser)]
+#[command(name = "mcpcol", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `run` (also accepted without the word `run`).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the collector (the default).
+    Run(RunArgs),
+    /// Validate a configuration file (and any --set), print OK or every problem, and
+    /// exit 0 or 2.
+    CheckConfig {
+        /// The YAML file to check.
+        file: PathBuf,
+        /// KEY=VALUE applied on top of the file before checking, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Print the version and exit.
+    Version,
+}
+
+/// Options of `mcpcol run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// YAML configuration file (see collector-config/mcpcol.yaml). Without one, the
+    /// defaults apply.
+    #[arg(short, long, value_name = "FILE", env = "MCPCOL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Set any configuration key, e.g. --set receivers.otlp.grpc.endpoint=0.0.0.0:4317.
+    /// The value is YAML (4 is a number, true a boolean). Repeatable; applied last, in
+    /// order.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// OTLP/gRPC address (receivers.otlp.grpc.endpoint). Default: 127.0.0.1:4317.
+    #[arg(long, value_name = "HOST:PORT", env = "MCPCOL_GRPC_ENDPOINT")]
+    pub grpc_endpoint: Option<String>,
+    /// OTLP/HTTP address (receivers.otlp.http.endpoint). Default: 127.0.0.1:4318.
+    #[arg(long, value_name = "HOST:PORT", env = "MCPCOL_HTTP_ENDPOINT")]
+    pub http_endpoint: Option<String>,
+    /// Admin address for /metrics, /health, /ready (metrics.endpoint).
+    /// Default: 127.0.0.1:9464.
+    #[arg(long, value_name = "HOST:PORT", env = "MCPCOL_METRICS_ENDPOINT")]
+    pub metrics_endpoint: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "MCPCOL_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log filter in RUST_LOG syntax, e.g. info or mcpcol=debug,tonic=warn.
+    #[arg(long, value_name = "FILTER", default_value = "info", env = "MCPCOL_LOG")]
+    pub log_level: String,
+}
+
+impl RunArgs {
+    /// The overrides these flags stand for, in the order they apply: the named flags,
+    /// then every --set.
+    pub fn overrides(&self) -> Result<Vec<Override>, ConfigError> {
+        let mut overrides = Vec::new();
+        for (key, value) in [
+            ("receivers.otlp.grpc.endpoint", &self.grpc_endpoint),
+            ("receivers.otlp.http.endpoint", &self.http_endpoint),
+            ("metrics.endpoint", &self.metrics_endpoint),
+        ] {
+            if let Some(value) = value {
+                overrides.push(Override::string(key, value));
+            }
+        }
+        overrides.extend(parse_sets(&self.set)?);
+        Ok(overrides)
+    }
+}
+
+/// Parses every `--set`, reporting all bad ones together.
+pub fn parse_sets(sets: &[String]) -> Result<Vec<Override>, ConfigError> {
+    let mut overrides = Vec::new();
+    let mut problems = Vec::new();
+    for set in sets {
+        match Override::parse(set) {
+            Ok(o) => overrides.push(o),
+            Err(err) => problems.push(err),
+        }
+    }
+    match problems.len() {
+        0 => Ok(overrides),
+        1 => Err(problems.remove(0)),
+        _ => Err(ConfigError::Several(problems)),
+    }
+}

@@ -1,0 +1,19 @@
+//! mcpcol: an OpenTelemetry collector that understands MCP (Model Context Protocol).
+//!
+//! The data flow, in module order: the [`receiver`] takes OTLP over gRPC and HTTP
+//! (protobuf and JSON), validates it and queues trace requests into the bounded
+//! [`pipeline`]; the stage behind the queue processes them (today it counts them; MCP
+//! recognition, RED metrics, the live view and export attach there). [`metrics`] and
+//! [`admin`] serve `/metrics`, `/health` and `/ready`; [`telemetry`] holds mcpcol's own
+//! metrics and logging. [`config`] composes each stage's config section, [`cli`] parses
+//! the command line, [`app`] wires it all and drains on [`shutdown`].
+
+pub mod cli;
+pub mod config;
+pub mod receiver;
+pub mod pipeline;
+pub mod metrics;
+pub mod admin;
+pub mod telemetry;
+pub mod app;
+pub mod shutdown;

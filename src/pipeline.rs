@@ -1,0 +1,263 @@
+//! The bounded hand-off between the receivers and the stages after them.
+//!
+//! In: decoded trace requests from both receivers. Out: the same requests, in order,
+//! to the processing stage. The queue is bounded by *spans* (`exporters.queue.max_spans`):
+//! a request takes one permit per span before it is queued and gives them back once
+//! processed. When the permits run out the receivers answer with OTLP throttling
+//! (gRPC `UNAVAILABLE` + `RetryInfo`, HTTP 503 + `Retry-After`) instead of buffering.
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde::Deserialize;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::config::ConfigError;
+use crate::telemetry::Telemetry;
+
+/// Spans waiting between the receivers and the exporters. When full, the receivers
+/// throttle clients rather than buffer without bound.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Spans held before throttling. Default: 100 000. Range: 1 ..= 100 000 000.
+    pub max_spans: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig { max_spans: 100_000 }
+    }
+}
+
+/// Largest queue we accept: beyond it, memory, not the queue, becomes the bound.
+const MAX_QUEUE_SPANS: usize = 100_000_000;
+
+impl QueueConfig {
+    /// Checks the values; `key` is where this section sits in the file.
+    pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
+        if self.max_spans == 0 || self.max_spans > MAX_QUEUE_SPANS {
+            problems.push(ConfigError::invalid(
+                format!("{key}.max_spans"),
+                self.max_spans,
+                "use a number of spans from 1 to 100000000",
+            ));
+        }
+    }
+}
+
+/// A decoded trace request with the queue permits its spans hold.
+#[derive(Debug)]
+pub struct TraceBatch {
+    /// The request as received, minus any spans the receiver rejected.
+    pub request: ExportTraceServiceRequest,
+    /// Spans in `request`.
+    pub spans: usize,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Why a batch was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// The queue has no room now; the client should retry later.
+    Full {
+        /// Spans queued at the time.
+        queued: usize,
+        /// Capacity in spans.
+        capacity: usize,
+    },
+    /// The request holds more spans than the whole queue: it can never fit.
+    LargerThanQueue {
+        /// Spans in the request.
+        spans: usize,
+        /// Capacity in spans.
+        capacity: usize,
+    },
+    /// The pipeline is shutting down.
+    Closed,
+}
+
+/// The receivers' side of the queue; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PipelineHandle {
+    tx: mpsc::Sender<TraceBatch>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+    telemetry: Arc<Telemetry>,
+}
+
+/// The processing side of the queue.
+#[derive(Debug)]
+pub struct PipelineReceiver {
+    rx: mpsc::Receiver<TraceBatch>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// Creates a queue holding at most `capacity` spans.
+pub fn channel(capacity: usize, telemetry: Arc<Telemetry>) -> (PipelineHandle, PipelineReceiver) {
+    let capacity = capacity.clamp(1, MAX_QUEUE_SPANS);
+    let permits = Arc::new(Semaphore::new(capacity));
+    // Every queued batch holds at least one span permit, so the channel never holds
+    // more than `capacity` batches; its own bound only caps the slot array.
+    let (tx, rx) = mpsc::channel(capacity.min(65_536));
+    (
+        PipelineHandle {
+            tx,
+            permits: permits.clone(),
+            capacity,
+            telemetry,
+        },
+        PipelineReceiver {
+            rx,
+            permits,
+            capacity,
+        },
+    )
+}
+
+impl PipelineHandle {
+    /// Queues a request of `spans` spans without waiting. An empty request is not
+    /// queued (nothing downstream needs it) and succeeds.
+    pub fn try_push(
+        &self,
+        request: ExportTraceServiceRequest,
+        spans: usize,
+    ) -> Result<(), PushError> {
+        if spans == 0 {
+            return Ok(());
+        }
+        let capacity = self.capacity;
+        if spans > capacity {
+            return Err(PushError::LargerThanQueue { spans, capacity });
+        }
+        let wanted = u32::try_from(spans).map_err(|_| PushError::LargerThanQueue {
+            spans,
+            capacity,
+        })?;
+        let permit = match self.permits.clone().try_acquire_many_owned(wanted) {
+            Ok(permit) => permit,
+            Err(TryAcquireError::NoPermits) => {
+                return Err(PushError::Full {
+                    queued: self.queued(),
+                    capacity,
+                })
+            }
+            Err(TryAcquireError::Closed) => return Err(PushError::Closed),
+        };
+        let batch = TraceBatch {
+            request,
+            spans,
+            _permit: permit,
+        };
+        match self.tx.try_send(batch) {
+            Ok(()) => {
+                self.telemetry.pipeline_queue_size(self.queued());
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(PushError::Full {
+                queued: self.queued(),
+                capacity,
+            }),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PushError::Closed),
+        }
+    }
+
+    /// Spans queued now.
+    pub fn queued(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
+    }
+
+    /// Capacity in spans.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+impl PipelineReceiver {
+    /// The next batch, or `None` once every handle is dropped and the queue is empty.
+    pub async fn recv(&mut self) -> Option<TraceBatch> {
+        self.rx.recv().await
+    }
+
+    /// Spans queued now.
+    pub fn queued(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.permits.available_permits())
+    }
+}
+
+/// The stage at the end of the pipeline until the MCP and export stages exist: it
+/// counts what it takes off the queue. Returns when all handles are gone and the
+/// queue is drained, which is how shutdown drains in-flight data.
+pub async fn run_counting_stage(mut rx: PipelineReceiver, telemetry: Arc<Telemetry>) -> u64 {
+    let mut processed = 0u64;
+    while let Some(batch) = rx.recv().await {
+        processed += batch.spans as u64;
+        telemetry.pipeline_processed(batch.spans as u64);
+        drop(batch);
+        telemetry.pipeline_queue_size(rx.queued());
+    }
+    processed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+    fn handle(capacity: usize) -> (PipelineHandle, PipelineReceiver) {
+        channel(capacity, Arc::new(Telemetry::new(capacity)))
+    }
+
+    #[tokio::test]
+    async fn full_queue_refuses_until_drained() {
+        let (tx, mut rx) = handle(10);
+        tx.try_push(ExportTraceServiceRequest::default(), 6).unwrap();
+        assert_eq!(
+            tx.try_push(ExportTraceServiceRequest::default(), 5),
+            Err(PushError::Full {
+                queued: 6,
+                capacity: 10
+            })
+        );
+        tx.try_push(ExportTraceServiceRequest::default(), 4).unwrap();
+        assert_eq!(tx.queued(), 10);
+        let first = rx.recv().await.unwrap();
+        assert_eq!(first.spans, 6);
+        drop(first);
+        assert_eq!(tx.queued(), 4);
+        tx.try_push(ExportTraceServiceRequest::default(), 5).unwrap();
+    }
+
+    #[tokio::test]
+    async fn request_larger_than_queue_is_refused_for_good() {
+        let (tx, _rx) = handle(10);
+        assert_eq!(
+            tx.try_push(ExportTraceServiceRequest::default(), 11),
+            Err(PushError::LargerThanQueue {
+                spans: 11,
+                capacity: 10
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_request_is_not_queued() {
+        let (tx, _rx) = handle(1);
+        tx.try_push(ExportTraceServiceRequest::default(), 0).unwrap();
+        assert_eq!(tx.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn counting_stage_drains_then_returns() {
+        let telemetry = Arc::new(Telemetry::new(100));
+        let (tx, rx) = channel(100, telemetry.clone());
+        tx.try_push(ExportTraceServiceRequest::default(), 3).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 4).unwrap();
+        drop(tx);
+        assert_eq!(run_counting_stage(rx, telemetry.clone()).await, 7);
+        assert_eq!(telemetry.pipeline_processed_total(), 7);
+    }
+}

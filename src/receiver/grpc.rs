@@ -1,0 +1,347 @@
+//! OTLP/gRPC: `TraceService`, `LogsService` and `MetricsService` `Export`.
+//!
+//! In: unary gRPC calls, identity, gzip or zstd. Out: decoded requests to the
+//! [`Receiver`]. The services are written against `tonic::server::Grpc` with our own
+//! codec rather than the generated servers, because the codec hands us the request's
+//! raw bytes (decoded by us, so we choose what to decode, and kept for forwarding).
+//!
+//! Status codes, per the OTLP specification: undecodable → `INVALID_ARGUMENT` with
+//! `BadRequest`; over the size limit → `RESOURCE_EXHAUSTED` without `RetryInfo`
+//! (non-retryable) naming the limit; queue full → `UNAVAILABLE` with `RetryInfo`
+//! (throttling); invalid spans → OK with `partial_success`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::{Receiver, Refusal};
+use crate::telemetry::{RefusalReason, Transport};
+
+/// One OTLP signal served over gRPC.
+pub trait GrpcSignal: Send + Sync + 'static {
+    /// Fully-qualified service name, e.g. `opentelemetry.proto.collector.trace.v1.TraceService`.
+    const SERVICE: &'static str;
+    /// The `Export` method's path.
+    const PATH: &'static str;
+    /// Decoded request.
+    type Request: Message + Default;
+    /// Response message.
+    type Response: Message + Default + Send + 'static;
+    /// Hands a decoded request to the receiver.
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status>;
+}
+
+/// Traces: validated, queued, forwarded.
+#[derive(Debug)]
+pub struct Traces;
+/// Logs: accepted and counted.
+#[derive(Debug)]
+pub struct Logs;
+/// Metrics: accepted and counted.
+#[derive(Debug)]
+pub struct Metrics;
+
+impl GrpcSignal for Traces {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    type Request = ExportTraceServiceRequest;
+    type Response = ExportTraceServiceResponse;
+
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
+        match receiver.export_traces(Transport::Grpc, request) {
+            Ok(accepted) => Ok(ExportTraceServiceResponse {
+                partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
+                    rejected_spans: accepted.rejected,
+                    error_message: accepted.error_message,
+                }),
+            }),
+            Err(refusal) => Err(refusal_status(refusal)),
+        }
+    }
+}
+
+impl GrpcSignal for Logs {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
+        let accepted = receiver.export_logs(Transport::Grpc, request);
+        Ok(ExportLogsServiceResponse {
+            partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: accepted.rejected,
+                error_message: accepted.error_message,
+            }),
+        })
+    }
+}
+
+impl GrpcSignal for Metrics {
+    const SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    type Request = ExportMetricsServiceRequest;
+    type Response = ExportMetricsServiceResponse;
+
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
+        receiver.export_metrics(Transport::Grpc, &request);
+        Ok(ExportMetricsServiceResponse {
+            partial_success: None,
+        })
+    }
+}
+
+/// The gRPC status for a refusal.
+fn refusal_status(refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::Throttled {
+            message,
+            retry_after,
+        } => Status::with_error_details(
+            Code::Unavailable,
+            message,
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ),
+        // No RetryInfo: RESOURCE_EXHAUSTED without it is non-retryable under OTLP.
+        Refusal::TooLarge { message } => Status::resource_exhausted(message),
+    }
+}
+
+/// One signal's `Export` service.
+#[derive(Debug)]
+pub struct OtlpGrpcService<S> {
+    receiver: Arc<Receiver>,
+    max_message_bytes: usize,
+    _signal: PhantomData<S>,
+}
+
+impl<S> Clone for OtlpGrpcService<S> {
+    fn clone(&self) -> Self {
+        OtlpGrpcService {
+            receiver: self.receiver.clone(),
+            max_message_bytes: self.max_message_bytes,
+            _signal: PhantomData,
+        }
+    }
+}
+
+impl<S: GrpcSignal> OtlpGrpcService<S> {
+    /// A service handing requests to `receiver`, refusing messages over
+    /// `max_message_bytes` (after decompression).
+    pub fn new(receiver: Arc<Receiver>, max_message_bytes: usize) -> Self {
+        OtlpGrpcService {
+            receiver,
+            max_message_bytes,
+            _signal: PhantomData,
+        }
+    }
+}
+
+impl<S: GrpcSignal> NamedService for OtlpGrpcService<S> {
+    const NAME: &'static str = S::SERVICE;
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+impl<S, B> tower::Service<http::Request<B>> for OtlpGrpcService<S>
+where
+    S: GrpcSignal,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let receiver = self.receiver.clone();
+        let limit = self.max_message_bytes;
+        Box::pin(async move {
+            if request.uri().path() != S::PATH {
+                return Ok(Status::unimplemented(format!(
+                    "{} has no such method; OTLP defines only Export",
+                    S::SERVICE
+                ))
+                .into_http());
+            }
+            let mut grpc = Grpc::new(RawRequestCodec::<S::Response>::default())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .send_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Zstd)
+                .max_decoding_message_size(limit);
+            let response = grpc
+                .unary(
+                    ExportCall::<S> {
+                        receiver: receiver.clone(),
+                        _signal: PhantomData,
+                    },
+                    request,
+                )
+                .await;
+            Ok(resource_exhausted_for_oversize(response, limit, &receiver))
+        })
+    }
+}
+
+/// tonic refuses a message whose length prefix is over the limit with `OUT_OF_RANGE`,
+/// which OTLP clients treat as *retryable*: they would send the same message forever.
+/// OTLP requires `RESOURCE_EXHAUSTED` (non-retryable without `RetryInfo`). Our handlers
+/// never answer `OUT_OF_RANGE`, so any such answer is tonic's size check.
+fn resource_exhausted_for_oversize(
+    response: http::Response<tonic::body::Body>,
+    limit: usize,
+    receiver: &Receiver,
+) -> http::Response<tonic::body::Body> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let code = header("grpc-status").parse::<i32>().map(Code::from_i32);
+    // tonic's decompression cap answers RESOURCE_EXHAUSTED already, but without the key.
+    let decompression_cap = header("grpc-message").starts_with("Error decompressing: size limit");
+    let oversize = code == Ok(Code::OutOfRange)
+        || (code == Ok(Code::ResourceExhausted) && decompression_cap);
+    if !oversize {
+        return response;
+    }
+    let message = format!(
+        "the request message is larger than the {limit}-byte limit \
+         (receivers.otlp.grpc.max_recv_msg_size_mib = {} MiB, after decompression); \
+         send smaller batches",
+        limit / (1024 * 1024)
+    );
+    receiver
+        .telemetry()
+        .request_refused(Transport::Grpc, RefusalReason::TooLarge, &message);
+    Status::resource_exhausted(message).into_http()
+}
+
+struct ExportCall<S> {
+    receiver: Arc<Receiver>,
+    _signal: PhantomData<S>,
+}
+
+impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
+    type Response = S::Response;
+    type Future = std::future::Ready<Result<tonic::Response<S::Response>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let body = request.into_inner();
+        let result = match S::Request::decode(body) {
+            Ok(decoded) => S::export(&self.receiver, decoded).map(tonic::Response::new),
+            Err(err) => {
+                let message = format!("cannot decode the {} request as protobuf: {err}", S::SERVICE);
+                self.receiver.telemetry().request_refused(
+                    Transport::Grpc,
+                    RefusalReason::Malformed,
+                    &message,
+                );
+                Err(Status::with_error_details(
+                    Code::InvalidArgument,
+                    message,
+                    ErrorDetails::with_bad_request_violation("request", err.to_string()),
+                ))
+            }
+        };
+        std::future::ready(result)
+    }
+}
+
+/// Decodes nothing: yields the request's bytes (decompressed) so the handler decodes
+/// them itself; encodes responses with prost.
+#[derive(Debug)]
+struct RawRequestCodec<R>(PhantomData<R>);
+
+impl<R> Default for RawRequestCodec<R> {
+    fn default() -> Self {
+        RawRequestCodec(PhantomData)
+    }
+}
+
+impl<R: Message + Send + 'static> Codec for RawRequestCodec<R> {
+    type Encode = R;
+    type Decode = Bytes;
+    type Encoder = ProstEncoder<R>;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawDecoder
+    }
+}
+
+#[derive(Debug)]
+struct RawDecoder;
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[derive(Debug)]
+struct ProstEncoder<R>(PhantomData<R>);
+
+impl<R: Message> Encoder for ProstEncoder<R> {
+    type Item = R;
+    type Error = Status;
+
+    fn encode(&mut self, item: R, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|err| Status::internal(format!("cannot encode the response: {err}")))
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` fires, then finishes in-flight calls.
+/// Every accepted connection gets `TCP_NODELAY`: without it small responses wait for
+/// delayed ACKs (~40 ms per export).
+pub async fn serve(
+    listener: TcpListener,
+    receiver: Arc<Receiver>,
+    max_message_bytes: usize,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(OtlpGrpcService::<Traces>::new(receiver.clone(), max_message_bytes))
+        .add_service(OtlpGrpcService::<Logs>::new(receiver.clone(), max_message_bytes))
+        .add_service(OtlpGrpcService::<Metrics>::new(receiver, max_message_bytes))
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await
+}

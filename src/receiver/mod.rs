@@ -1,0 +1,292 @@
+//! The receiver stage: OTLP over gRPC ([`grpc`]) and HTTP ([`http`]), protobuf and JSON
+//! ([`otlp_json`]).
+//!
+//! In: `Export` requests from SDKs and collectors. Out: trace requests into the
+//! pipeline's bounded queue. Both transports decode, then call the same [`Receiver`]
+//! so they answer alike: spans that break the OTLP data model are rejected with
+//! `partial_success` ([`validate`]); a full queue is answered with OTLP throttling.
+//! Logs and metrics are accepted and counted, so a misconfigured SDK gets a clean
+//! answer, not an error.
+
+pub mod grpc;
+pub mod http;
+pub mod limits;
+pub mod otlp_json;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde::Deserialize;
+
+use crate::config::{validate_endpoint, ConfigError};
+use crate::pipeline::{PipelineHandle, PushError};
+use crate::telemetry::{RefusalReason, Telemetry, Transport};
+
+/// `receivers` section.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiversConfig {
+    /// `receivers.otlp`: the OTLP receiver.
+    pub otlp: OtlpReceiverConfig,
+}
+
+/// `receivers.otlp` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    /// `receivers.otlp.grpc`: OTLP/gRPC.
+    pub grpc: GrpcConfig,
+    /// `receivers.otlp.http`: OTLP/HTTP.
+    pub http: HttpConfig,
+    /// Delay suggested to throttled clients (gRPC `RetryInfo`, HTTP `Retry-After`).
+    /// Default: 1s. Range: 1s ..= 1h.
+    #[serde(with = "humantime_serde")]
+    pub throttle_retry_after: Duration,
+}
+
+impl Default for OtlpReceiverConfig {
+    fn default() -> Self {
+        OtlpReceiverConfig {
+            grpc: GrpcConfig::default(),
+            http: HttpConfig::default(),
+            throttle_retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `receivers.otlp.grpc` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Address to listen on. Default: `127.0.0.1:4317` (OTLP/gRPC's port).
+    pub endpoint: String,
+    /// Largest request message, after decompression, in MiB. Default: 4 (the gRPC
+    /// servers' usual default). Range: 1 ..= 1024. Larger messages get
+    /// `RESOURCE_EXHAUSTED`.
+    pub max_recv_msg_size_mib: u64,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "127.0.0.1:4317".to_owned(),
+            max_recv_msg_size_mib: 4,
+        }
+    }
+}
+
+/// `receivers.otlp.http` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on. Default: `127.0.0.1:4318` (OTLP/HTTP's port).
+    pub endpoint: String,
+    /// Largest request body, before and after decompression, in MiB. Default: 4.
+    /// Range: 1 ..= 1024. Larger bodies get HTTP 413.
+    pub max_request_body_size_mib: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: "127.0.0.1:4318".to_owned(),
+            max_request_body_size_mib: 4,
+        }
+    }
+}
+
+const MAX_MIB: u64 = 1024;
+
+impl ReceiversConfig {
+    /// Checks the values; `key` is where this section sits in the file.
+    pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
+        let otlp = &self.otlp;
+        validate_endpoint(
+            &format!("{key}.otlp.grpc.endpoint"),
+            &otlp.grpc.endpoint,
+            problems,
+        );
+        validate_endpoint(
+            &format!("{key}.otlp.http.endpoint"),
+            &otlp.http.endpoint,
+            problems,
+        );
+        for (name, value) in [
+            ("grpc.max_recv_msg_size_mib", otlp.grpc.max_recv_msg_size_mib),
+            ("http.max_request_body_size_mib", otlp.http.max_request_body_size_mib),
+        ] {
+            if value == 0 || value > MAX_MIB {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.otlp.{name}"),
+                    value,
+                    "use a size in MiB from 1 to 1024",
+                ));
+            }
+        }
+        let delay = otlp.throttle_retry_after;
+        if delay < Duration::from_secs(1) || delay > Duration::from_secs(3600) {
+            problems.push(ConfigError::invalid(
+                format!("{key}.otlp.throttle_retry_after"),
+                humantime::format_duration(delay),
+                "use a duration from 1s to 1h (Retry-After counts whole seconds)",
+            ));
+        }
+    }
+}
+
+/// What a request was answered, when it was not refused whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// Items (spans, log records, data points) rejected as invalid; 0 = full success.
+    pub rejected: i64,
+    /// Why they were rejected; empty on full success.
+    pub error_message: String,
+}
+
+/// The partial-success answer for `rejections` of `what` ("spans", "log records").
+fn partial(rejections: &validate::Rejections, what: &str) -> Accepted {
+    if rejections.rejected == 0 {
+        return Accepted::default();
+    }
+    Accepted {
+        rejected: i64::try_from(rejections.rejected).unwrap_or(i64::MAX),
+        error_message: rejections.message(what),
+    }
+}
+
+/// A whole request refused because of the pipeline, not the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The queue is full: retry after the delay (gRPC `UNAVAILABLE` + `RetryInfo`,
+    /// HTTP 503 + `Retry-After`).
+    Throttled {
+        /// Human-readable reason.
+        message: String,
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// The request alone holds more spans than the queue: retrying cannot help
+    /// (gRPC `RESOURCE_EXHAUSTED` without `RetryInfo`, HTTP 413).
+    TooLarge {
+        /// Human-readable reason.
+        message: String,
+    },
+}
+
+/// The logic both transports share: validate, count, queue.
+#[derive(Debug)]
+pub struct Receiver {
+    pipeline: PipelineHandle,
+    telemetry: Arc<Telemetry>,
+    retry_after: Duration,
+}
+
+impl Receiver {
+    /// A receiver that queues into `pipeline`.
+    pub fn new(pipeline: PipelineHandle, telemetry: Arc<Telemetry>, retry_after: Duration) -> Self {
+        Receiver {
+            pipeline,
+            telemetry,
+            retry_after,
+        }
+    }
+
+    /// The shared self-telemetry.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Validates and queues a trace request.
+    pub fn export_traces(
+        &self,
+        transport: Transport,
+        mut request: ExportTraceServiceRequest,
+    ) -> Result<Accepted, Refusal> {
+        let rejections = validate::retain_valid_spans(&mut request);
+        let spans = validate::count_spans(&request);
+        match self.pipeline.try_push(request, spans) {
+            Ok(()) => {}
+            Err(err) => {
+                let total = (spans as u64) + rejections.rejected;
+                let (refusal, reason) = self.refusal(err);
+                let message = match &refusal {
+                    Refusal::Throttled { message, .. } | Refusal::TooLarge { message } => message,
+                };
+                self.telemetry
+                    .spans_refused(transport, reason, total, message);
+                return Err(refusal);
+            }
+        }
+        self.telemetry.spans_accepted(transport, spans as u64);
+        let accepted = partial(&rejections, "spans");
+        if accepted.rejected > 0 {
+            self.telemetry.spans_refused(
+                transport,
+                RefusalReason::Invalid,
+                rejections.rejected,
+                &accepted.error_message,
+            );
+        }
+        Ok(accepted)
+    }
+
+    /// Validates and counts a logs request (logs are not forwarded).
+    pub fn export_logs(&self, transport: Transport, mut request: ExportLogsServiceRequest) -> Accepted {
+        let rejections = validate::retain_valid_log_records(&mut request);
+        let records = validate::count_log_records(&request);
+        self.telemetry.log_records_accepted(transport, records as u64);
+        let accepted = partial(&rejections, "log records");
+        if accepted.rejected > 0 {
+            self.telemetry.request_refused(
+                transport,
+                RefusalReason::Invalid,
+                &accepted.error_message,
+            );
+        }
+        accepted
+    }
+
+    /// Counts a metrics request (metrics are not forwarded).
+    pub fn export_metrics(&self, transport: Transport, request: &ExportMetricsServiceRequest) -> Accepted {
+        let points = validate::count_data_points(request);
+        self.telemetry.metric_points_accepted(transport, points as u64);
+        Accepted::default()
+    }
+
+    fn refusal(&self, err: PushError) -> (Refusal, RefusalReason) {
+        match err {
+            PushError::Full { queued, capacity } => (
+                Refusal::Throttled {
+                    message: format!(
+                        "mcpcol is busy: its queue holds {queued} of {capacity} spans \
+                         (exporters.queue.max_spans); retry after {}s",
+                        self.retry_after.as_secs()
+                    ),
+                    retry_after: self.retry_after,
+                },
+                RefusalReason::Throttled,
+            ),
+            PushError::Closed => (
+                Refusal::Throttled {
+                    message: "mcpcol is shutting down; retry against another instance or later"
+                        .to_owned(),
+                    retry_after: self.retry_after,
+                },
+                RefusalReason::Throttled,
+            ),
+            PushError::LargerThanQueue { spans, capacity } => (
+                Refusal::TooLarge {
+                    message: format!(
+                        "the request holds {spans} spans, more than the whole queue \
+                         (exporters.queue.max_spans = {capacity}); send smaller batches"
+                    ),
+                },
+                RefusalReason::TooLarge,
+            ),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! mcpcol's own telemetry: the `mcpcol_*` self-metrics and the log setup.
+//!
+//! Metric stems follow the OpenTelemetry Collector's own (`receiver_accepted_spans`,
+//! `receiver_refused_spans`, …) so dashboards written for the Collector carry over.
+//! Each event that can lose or refuse data is one method here: it counts, and it logs
+//! the first occurrence per reason at WARN (later ones only at DEBUG), so a flood of bad
+//! requests cannot flood the log.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// How a request reached mcpcol.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Transport {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP, protobuf or JSON.
+    Http,
+}
+
+impl Transport {
+    /// The label value, as the OTel Collector spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
+        }
+    }
+}
+
+/// Why a receiver refused spans or a whole request.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The payload could not be decoded (bad protobuf, bad JSON).
+    Malformed,
+    /// The spans were decoded but invalid (e.g. a trace id that is not 16 bytes);
+    /// answered with OTLP partial success.
+    Invalid,
+    /// The request was larger than the configured limit.
+    TooLarge,
+    /// The pipeline downstream was full; the client was told to retry later.
+    Throttled,
+    /// HTTP `Content-Type` or `Content-Encoding` that OTLP does not define.
+    UnsupportedMediaType,
+}
+
+impl RefusalReason {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::Malformed => "malformed",
+            RefusalReason::Invalid => "invalid",
+            RefusalReason::TooLarge => "too_large",
+            RefusalReason::Throttled => "throttled",
+            RefusalReason::UnsupportedMediaType => "unsupported_media_type",
+        }
+    }
+}
+
+macro_rules! label_value_as_str {
+    ($($t:ty),*) => {$(
+        impl EncodeLabelValue for $t {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+                EncodeLabelValue::encode(&self.as_str(), encoder)
+            }
+        }
+    )*};
+}
+label_value_as_str!(Transport, RefusalReason);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: Transport,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    transport: Transport,
+    reason: RefusalReason,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// The registry and every self-metric; shared by all stages behind an `Arc`.
+#[derive(Debug)]
+pub struct Telemetry {
+    registry: Registry,
+    accepted_spans: Family<TransportLabels, Counter>,
+    refused_spans: Family<RefusedLabels, Counter>,
+    refused_requests: Family<RefusedLabels, Counter>,
+    accepted_log_records: Family<TransportLabels, Counter>,
+    accepted_metric_points: Family<TransportLabels, Counter>,
+    pipeline_queue_size: Gauge,
+    pipeline_processed_spans: Counter,
+    /// Reasons already logged at WARN; short critical sections only, never across
+    /// an `.await`.
+    warned: Mutex<HashSet<(Transport, RefusalReason)>>,
+}
+
+impl Telemetry {
+    /// Registers every self-metric in a fresh registry.
+    pub fn new(queue_capacity: usize) -> Self {
+        let mut registry = Registry::default();
+        let accepted_spans = Family::<TransportLabels, Counter>::default();
+        registry.register(
+            "mcpcol_receiver_accepted_spans",
+            "Spans accepted by the OTLP receivers and handed to the pipeline",
+            accepted_spans.clone(),
+        );
+        let refused_spans = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "mcpcol_receiver_refused_spans",
+            "Spans the OTLP receivers decoded but did not accept, by reason",
+            refused_spans.clone(),
+        );
+        let refused_requests = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "mcpcol_receiver_refused_requests",
+            "Requests the OTLP receivers answered with an error, by reason",
+            refused_requests.clone(),
+        );
+        let accepted_log_records = Family::<TransportLabels, Counter>::default();
+        registry.register(
+            "mcpcol_receiver_accepted_log_records",
+            "Log records accepted (counted, not forwarded: mcpcol works on traces)",
+            accepted_log_records.clone(),
+        );
+        let accepted_metric_points = Family::<TransportLabels, Counter>::default();
+        registry.register(
+            "mcpcol_receiver_accepted_metric_points",
+            "Metric data points accepted (counted, not forwarded: mcpcol works on traces)",
+            accepted_metric_points.clone(),
+        );
+        let pipeline_queue_size = Gauge::default();
+        registry.register(
+            "mcpcol_pipeline_queue_size",
+            "Spans accepted and not yet processed by the pipeline",
+            pipeline_queue_size.clone(),
+        );
+        let pipeline_queue_capacity = Gauge::<i64>::default();
+        pipeline_queue_capacity.set(i64::try_from(queue_capacity).unwrap_or(i64::MAX));
+        registry.register(
+            "mcpcol_pipeline_queue_capacity",
+            "Spans the pipeline holds before the receivers throttle clients",
+            pipeline_queue_capacity,
+        );
+        let pipeline_processed_spans = Counter::default();
+        registry.register(
+            "mcpcol_pipeline_processed_spans",
+            "Spans the pipeline has taken off its queue and processed",
+            pipeline_processed_spans.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "mcpcol_build_info",
+            "Always 1; the labels say which mcpcol build is running",
+            build_info,
+        );
+        Telemetry {
+            registry,
+            accepted_spans,
+            refused_spans,
+            refused_requests,
+            accepted_log_records,
+            accepted_metric_points,
+            pipeline_queue_size,
+            pipeline_processed_spans,
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The registry every stage's metrics live in, for exposition.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Spans handed to the pipeline.
+    pub fn spans_accepted(&self, transport: Transport, spans: u64) {
+        self.accepted_spans
+            .get_or_create(&TransportLabels { transport })
+            .inc_by(spans);
+    }
+
+    /// Log records accepted.
+    pub fn log_records_accepted(&self, transport: Transport, records: u64) {
+        self.accepted_log_records
+            .get_or_create(&TransportLabels { transport })
+            .inc_by(records);
+    }
+
+    /// Metric data points accepted.
+    pub fn metric_points_accepted(&self, transport: Transport, points: u64) {
+        self.accepted_metric_points
+            .get_or_create(&TransportLabels { transport })
+            .inc_by(points);
+    }
+
+    /// Spans decoded but refused (invalid or throttled). `detail` goes into the first
+    /// WARN for this reason.
+    pub fn spans_refused(
+        &self,
+        transport: Transport,
+        reason: RefusalReason,
+        spans: u64,
+        detail: &str,
+    ) {
+        self.refused_spans
+            .get_or_create(&RefusedLabels { transport, reason })
+            .inc_by(spans);
+        self.warn_once(transport, reason, detail);
+    }
+
+    /// A whole request answered with an error status.
+    pub fn request_refused(&self, transport: Transport, reason: RefusalReason, detail: &str) {
+        self.refused_requests
+            .get_or_create(&RefusedLabels { transport, reason })
+            .inc();
+        self.warn_once(transport, reason, detail);
+    }
+
+    /// The pipeline's queue now holds `spans` spans.
+    pub fn pipeline_queue_size(&self, spans: usize) {
+        self.pipeline_queue_size
+            .set(i64::try_from(spans).unwrap_or(i64::MAX));
+    }
+
+    /// The pipeline processed `spans` spans.
+    pub fn pipeline_processed(&self, spans: u64) {
+        self.pipeline_processed_spans.inc_by(spans);
+    }
+
+    /// Spans processed by the pipeline so far (read back for the shutdown summary).
+    pub fn pipeline_processed_total(&self) -> u64 {
+        self.pipeline_processed_spans.get()
+    }
+
+    /// Spans in the pipeline queue now.
+    pub fn pipeline_queued(&self) -> i64 {
+        self.pipeline_queue_size.get()
+    }
+
+    fn warn_once(&self, transport: Transport, reason: RefusalReason, detail: &str) {
+        // ok: a poisoned lock only means another thread panicked mid-insert; the set
+        // is still a valid set, so keep using it.
+        let first = self
+            .warned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert((transport, reason));
+        if first {
+            tracing::warn!(
+                transport = transport.as_str(),
+                reason = reason.as_str(),
+                detail,
+                "refusing data; further refusals for this reason are only counted \
+                 (mcpcol_receiver_refused_*) and logged at debug"
+            );
+        } else {
+            tracing::debug!(
+                transport = transport.as_str(),
+                reason = reason.as_str(),
+                detail,
+                "refusing data"
+            );
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Installs the global `tracing` subscriber. `filter` uses `RUST_LOG` syntax
+/// (`info`, `mcpcol=debug,tonic=warn`). Calling it twice is harmless (tests do).
+pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|err| format!("--log-level {filter:?}: {err}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    // Already initialised (tests start several collectors in one process): keep the first.
+    let _ = result;
+    Ok(())
+}
