@@ -71,7 +71,11 @@ async fn bind(key: &'static str, address: &str) -> Result<TcpListener, AppError>
         })
 }
 
-fn local_addr(listener: &TcpListener, key: &'static str, address: &str) -> Result<SocketAddr, AppError> {
+fn local_addr(
+    listener: &TcpListener,
+    key: &'static str,
+    address: &str,
+) -> Result<SocketAddr, AppError> {
     listener.local_addr().map_err(|source| AppError::Bind {
         key,
         address: address.to_owned(),

@@ -72,7 +72,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "text", env = "MCPCOL_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log filter in RUST_LOG syntax, e.g. info or mcpcol=debug,tonic=warn.
-    #[arg(long, value_name = "FILTER", default_value = "info", env = "MCPCOL_LOG")]
+    #[arg(
+        long,
+        value_name = "FILTER",
+        default_value = "info",
+        env = "MCPCOL_LOG"
+    )]
     pub log_level: String,
 }
 

@@ -470,11 +470,25 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("4 problems in the configuration:"), "{text}");
+        assert!(
+            text.starts_with("4 problems in the configuration:"),
+            "{text}"
+        );
         assert!(text.contains("receivers.otlp.grpc.max_recv_msg_size_mib: invalid type: string \"lots\", expected u64"), "{text}");
-        assert!(text.contains("metrics.endpont: unknown key; allowed here: endpoint"), "{text}");
-        assert!(text.contains("receivers.otlp.grpc.endpoint: \"nowhere\" is not allowed; use HOST:PORT"), "{text}");
-        assert!(text.contains("exporters.queue.max_spans: \"0\" is not allowed"), "{text}");
+        assert!(
+            text.contains("metrics.endpont: unknown key; allowed here: endpoint"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "receivers.otlp.grpc.endpoint: \"nowhere\" is not allowed; use HOST:PORT"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("exporters.queue.max_spans: \"0\" is not allowed"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -483,7 +497,10 @@ mod tests {
         assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
         assert!(err.to_string().contains("not valid YAML"), "{err}");
         let err = load_str("- a\n- b\n", &[]).unwrap_err();
-        assert!(err.to_string().contains("top level must be a mapping"), "{err}");
+        assert!(
+            err.to_string().contains("top level must be a mapping"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -498,13 +515,22 @@ mod tests {
 
     #[test]
     fn set_parses_values_as_yaml() {
-        assert_eq!(Override::parse("a.b=4").unwrap().value, serde_json::json!(4));
-        assert_eq!(Override::parse("a.b=true").unwrap().value, serde_json::json!(true));
+        assert_eq!(
+            Override::parse("a.b=4").unwrap().value,
+            serde_json::json!(4)
+        );
+        assert_eq!(
+            Override::parse("a.b=true").unwrap().value,
+            serde_json::json!(true)
+        );
         assert_eq!(
             Override::parse("a.b=0.0.0.0:4317").unwrap().value,
             serde_json::json!("0.0.0.0:4317")
         );
-        assert_eq!(Override::parse("a.b=200ms").unwrap().value, serde_json::json!("200ms"));
+        assert_eq!(
+            Override::parse("a.b=200ms").unwrap().value,
+            serde_json::json!("200ms")
+        );
         assert!(Override::parse("a.b").is_err());
         assert!(Override::parse("a..b=1").is_err());
     }
@@ -513,20 +539,38 @@ mod tests {
     fn set_through_a_value_is_an_error() {
         let err = load(
             None,
-            &[Override::parse("metrics.endpoint=1.2.3.4:5").unwrap(), Override::parse("metrics.endpoint.x=1").unwrap()],
+            &[
+                Override::parse("metrics.endpoint=1.2.3.4:5").unwrap(),
+                Override::parse("metrics.endpoint.x=1").unwrap(),
+            ],
         )
         .unwrap_err();
-        assert!(err.to_string().contains("metrics.endpoint: cannot set metrics.endpoint.x"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("metrics.endpoint: cannot set metrics.endpoint.x"),
+            "{err}"
+        );
     }
 
     #[test]
     fn endpoints_are_checked() {
         let mut problems = Vec::new();
-        for good in ["127.0.0.1:4317", "0.0.0.0:0", "[::1]:4317", "localhost:9464"] {
+        for good in [
+            "127.0.0.1:4317",
+            "0.0.0.0:0",
+            "[::1]:4317",
+            "localhost:9464",
+        ] {
             validate_endpoint("k", good, &mut problems);
         }
         assert!(problems.is_empty(), "{problems:?}");
-        for bad in ["127.0.0.1", ":4317", "host:99999", "[::1:4317", "http://x:1"] {
+        for bad in [
+            "127.0.0.1",
+            ":4317",
+            "host:99999",
+            "[::1:4317",
+            "http://x:1",
+        ] {
             validate_endpoint("k", bad, &mut problems);
         }
         assert_eq!(problems.len(), 5);

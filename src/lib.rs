@@ -8,6 +8,10 @@
 //! metrics and logging. [`config`] composes each stage's config section, [`cli`] parses
 //! the command line, [`app`] wires it all and drains on [`shutdown`].
 
+#![warn(missing_docs)]
+// Input from the network or the config must never panic the collector; tests may.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod cli;
 pub mod config;
 pub mod receiver;

@@ -131,10 +131,8 @@ impl PipelineHandle {
         if spans > capacity {
             return Err(PushError::LargerThanQueue { spans, capacity });
         }
-        let wanted = u32::try_from(spans).map_err(|_| PushError::LargerThanQueue {
-            spans,
-            capacity,
-        })?;
+        let wanted =
+            u32::try_from(spans).map_err(|_| PushError::LargerThanQueue { spans, capacity })?;
         let permit = match self.permits.clone().try_acquire_many_owned(wanted) {
             Ok(permit) => permit,
             Err(TryAcquireError::NoPermits) => {
@@ -214,7 +212,8 @@ mod tests {
     #[tokio::test]
     async fn full_queue_refuses_until_drained() {
         let (tx, mut rx) = handle(10);
-        tx.try_push(ExportTraceServiceRequest::default(), 6).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 6)
+            .unwrap();
         assert_eq!(
             tx.try_push(ExportTraceServiceRequest::default(), 5),
             Err(PushError::Full {
@@ -222,13 +221,15 @@ mod tests {
                 capacity: 10
             })
         );
-        tx.try_push(ExportTraceServiceRequest::default(), 4).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 4)
+            .unwrap();
         assert_eq!(tx.queued(), 10);
         let first = rx.recv().await.unwrap();
         assert_eq!(first.spans, 6);
         drop(first);
         assert_eq!(tx.queued(), 4);
-        tx.try_push(ExportTraceServiceRequest::default(), 5).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 5)
+            .unwrap();
     }
 
     #[tokio::test]
@@ -246,7 +247,8 @@ mod tests {
     #[tokio::test]
     async fn empty_request_is_not_queued() {
         let (tx, _rx) = handle(1);
-        tx.try_push(ExportTraceServiceRequest::default(), 0).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 0)
+            .unwrap();
         assert_eq!(tx.queued(), 0);
     }
 
@@ -254,8 +256,10 @@ mod tests {
     async fn counting_stage_drains_then_returns() {
         let telemetry = Arc::new(Telemetry::new(100));
         let (tx, rx) = channel(100, telemetry.clone());
-        tx.try_push(ExportTraceServiceRequest::default(), 3).unwrap();
-        tx.try_push(ExportTraceServiceRequest::default(), 4).unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 3)
+            .unwrap();
+        tx.try_push(ExportTraceServiceRequest::default(), 4)
+            .unwrap();
         drop(tx);
         assert_eq!(run_counting_stage(rx, telemetry.clone()).await, 7);
         assert_eq!(telemetry.pipeline_processed_total(), 7);

@@ -72,7 +72,7 @@ impl GrpcSignal for Traces {
     fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
         match receiver.export_traces(Transport::Grpc, request) {
             Ok(accepted) => Ok(ExportTraceServiceResponse {
-                partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
+                partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: accepted.rejected,
                     error_message: accepted.error_message,
                 }),
@@ -91,7 +91,7 @@ impl GrpcSignal for Logs {
     fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
         let accepted = receiver.export_logs(Transport::Grpc, request);
         Ok(ExportLogsServiceResponse {
-            partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
+            partial_success: (accepted.rejected > 0).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: accepted.rejected,
                 error_message: accepted.error_message,
             }),
@@ -219,18 +219,15 @@ fn resource_exhausted_for_oversize(
     limit: usize,
     receiver: &Receiver,
 ) -> http::Response<tonic::body::Body> {
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
     };
-    let code = header("grpc-status").parse::<i32>().map(Code::from_i32);
     // tonic's decompression cap answers RESOURCE_EXHAUSTED already, but without the key.
-    let decompression_cap = header("grpc-message").starts_with("Error decompressing: size limit");
-    let oversize = code == Ok(Code::OutOfRange)
-        || (code == Ok(Code::ResourceExhausted) && decompression_cap);
+    let oversize = status.code() == Code::OutOfRange
+        || (status.code() == Code::ResourceExhausted
+            && status
+                .message()
+                .starts_with("Error decompressing: size limit"));
     if !oversize {
         return response;
     }
@@ -260,7 +257,10 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
         let result = match S::Request::decode(body) {
             Ok(decoded) => S::export(&self.receiver, decoded).map(tonic::Response::new),
             Err(err) => {
-                let message = format!("cannot decode the {} request as protobuf: {err}", S::SERVICE);
+                let message = format!(
+                    "cannot decode the {} request as protobuf: {err}",
+                    S::SERVICE
+                );
                 self.receiver.telemetry().request_refused(
                     Transport::Grpc,
                     RefusalReason::Malformed,
@@ -339,8 +339,14 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .add_service(OtlpGrpcService::<Traces>::new(receiver.clone(), max_message_bytes))
-        .add_service(OtlpGrpcService::<Logs>::new(receiver.clone(), max_message_bytes))
+        .add_service(OtlpGrpcService::<Traces>::new(
+            receiver.clone(),
+            max_message_bytes,
+        ))
+        .add_service(OtlpGrpcService::<Logs>::new(
+            receiver.clone(),
+            max_message_bytes,
+        ))
         .add_service(OtlpGrpcService::<Metrics>::new(receiver, max_message_bytes))
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
         .await

@@ -66,7 +66,13 @@ enum Encoding {
 
 impl Encoding {
     fn from_content_type(value: Option<&HeaderValue>) -> Option<Self> {
-        let media = value?.to_str().ok()?.split(';').next()?.trim().to_ascii_lowercase();
+        let media = value?
+            .to_str()
+            .ok()?
+            .split(';')
+            .next()?
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             PROTOBUF => Some(Encoding::Protobuf),
             JSON => Some(Encoding::Json),
@@ -333,9 +339,13 @@ async fn export<S: HttpSignal>(
             message,
             retry_after,
         }) => throttled(encoding, message, retry_after),
-        Err(Refusal::TooLarge { message }) => {
-            status_response(encoding, StatusCode::PAYLOAD_TOO_LARGE, Code::ResourceExhausted, message, None)
-        }
+        Err(Refusal::TooLarge { message }) => status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            message,
+            None,
+        ),
     }
 }
 

@@ -65,11 +65,12 @@ pub fn decompress_capped(
             read_capped(decoder, limit, "gzip")
         }
         ContentEncoding::Zstd => {
-            let decoder =
-                zstd::stream::read::Decoder::new(&body[..]).map_err(|err| DecompressError::Corrupt {
+            let decoder = zstd::stream::read::Decoder::new(&body[..]).map_err(|err| {
+                DecompressError::Corrupt {
                     encoding: "zstd",
                     message: err.to_string(),
-                })?;
+                }
+            })?;
             read_capped(decoder, limit, "zstd")
         }
     }
@@ -126,16 +127,38 @@ mod tests {
 
     #[test]
     fn corrupt_gzip_is_reported() {
-        let err = decompress_capped(ContentEncoding::Gzip, bytes::Bytes::from_static(b"nope"), 10)
-            .unwrap_err();
-        assert!(matches!(err, DecompressError::Corrupt { encoding: "gzip", .. }), "{err}");
+        let err = decompress_capped(
+            ContentEncoding::Gzip,
+            bytes::Bytes::from_static(b"nope"),
+            10,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecompressError::Corrupt {
+                    encoding: "gzip",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn encodings() {
-        assert_eq!(ContentEncoding::parse(None), Some(ContentEncoding::Identity));
-        assert_eq!(ContentEncoding::parse(Some("GZIP")), Some(ContentEncoding::Gzip));
-        assert_eq!(ContentEncoding::parse(Some("zstd")), Some(ContentEncoding::Zstd));
+        assert_eq!(
+            ContentEncoding::parse(None),
+            Some(ContentEncoding::Identity)
+        );
+        assert_eq!(
+            ContentEncoding::parse(Some("GZIP")),
+            Some(ContentEncoding::Gzip)
+        );
+        assert_eq!(
+            ContentEncoding::parse(Some("zstd")),
+            Some(ContentEncoding::Zstd)
+        );
         assert_eq!(ContentEncoding::parse(Some("br")), None);
     }
 }

@@ -116,8 +116,14 @@ impl ReceiversConfig {
             problems,
         );
         for (name, value) in [
-            ("grpc.max_recv_msg_size_mib", otlp.grpc.max_recv_msg_size_mib),
-            ("http.max_request_body_size_mib", otlp.http.max_request_body_size_mib),
+            (
+                "grpc.max_recv_msg_size_mib",
+                otlp.grpc.max_recv_msg_size_mib,
+            ),
+            (
+                "http.max_request_body_size_mib",
+                otlp.http.max_request_body_size_mib,
+            ),
         ] {
             if value == 0 || value > MAX_MIB {
                 problems.push(ConfigError::invalid(
@@ -235,10 +241,15 @@ impl Receiver {
     }
 
     /// Validates and counts a logs request (logs are not forwarded).
-    pub fn export_logs(&self, transport: Transport, mut request: ExportLogsServiceRequest) -> Accepted {
+    pub fn export_logs(
+        &self,
+        transport: Transport,
+        mut request: ExportLogsServiceRequest,
+    ) -> Accepted {
         let rejections = validate::retain_valid_log_records(&mut request);
         let records = validate::count_log_records(&request);
-        self.telemetry.log_records_accepted(transport, records as u64);
+        self.telemetry
+            .log_records_accepted(transport, records as u64);
         let accepted = partial(&rejections, "log records");
         if accepted.rejected > 0 {
             self.telemetry.request_refused(
@@ -251,9 +262,14 @@ impl Receiver {
     }
 
     /// Counts a metrics request (metrics are not forwarded).
-    pub fn export_metrics(&self, transport: Transport, request: &ExportMetricsServiceRequest) -> Accepted {
+    pub fn export_metrics(
+        &self,
+        transport: Transport,
+        request: &ExportMetricsServiceRequest,
+    ) -> Accepted {
         let points = validate::count_data_points(request);
-        self.telemetry.metric_points_accepted(transport, points as u64);
+        self.telemetry
+            .metric_points_accepted(transport, points as u64);
         Accepted::default()
     }
 

@@ -249,15 +249,21 @@ fn integer_value<T: TryFrom<i128>>(value: &Value, path: &Path, what: &str) -> Re
 }
 
 fn uint64(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<u64> {
-    field(m, key).map_or(Ok(0), |v| integer_value(v, &path.key(key), "an unsigned 64-bit integer"))
+    field(m, key).map_or(Ok(0), |v| {
+        integer_value(v, &path.key(key), "an unsigned 64-bit integer")
+    })
 }
 
 fn uint32(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<u32> {
-    field(m, key).map_or(Ok(0), |v| integer_value(v, &path.key(key), "an unsigned 32-bit integer"))
+    field(m, key).map_or(Ok(0), |v| {
+        integer_value(v, &path.key(key), "an unsigned 32-bit integer")
+    })
 }
 
 fn int32(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<i32> {
-    field(m, key).map_or(Ok(0), |v| integer_value(v, &path.key(key), "a 32-bit integer"))
+    field(m, key).map_or(Ok(0), |v| {
+        integer_value(v, &path.key(key), "a 32-bit integer")
+    })
 }
 
 /// Enums are integers only in OTLP/JSON ("the enum name strings MUST NOT be used").
@@ -284,9 +290,10 @@ fn double_value(value: &Value, path: &Path) -> Result<f64> {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
-            other => other
-                .parse::<f64>()
-                .map_or_else(|_| path.error(format!("expected a number, found {other:?}")), Ok),
+            other => other.parse::<f64>().map_or_else(
+                |_| path.error(format!("expected a number, found {other:?}")),
+                Ok,
+            ),
         },
         other => path.error(format!("expected a number, found {}", describe(other))),
     }
@@ -317,7 +324,9 @@ fn hex_id(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<Vec<
 }
 
 fn uint64_list(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<Vec<u64>> {
-    list(m, key, path, |v, p| integer_value(v, p, "an unsigned 64-bit integer"))
+    list(m, key, path, |v, p| {
+        integer_value(v, p, "an unsigned 64-bit integer")
+    })
 }
 
 fn double_list(m: &Map<String, Value>, key: &'static str, path: &Path) -> Result<Vec<f64>> {
@@ -347,7 +356,11 @@ fn any_value(value: &Value, path: &Path) -> Result<AnyValue> {
             "a 64-bit integer",
         )?))
     } else if field(m, "doubleValue").is_some() {
-        Some(any_value::Value::DoubleValue(double(m, "doubleValue", path)?))
+        Some(any_value::Value::DoubleValue(double(
+            m,
+            "doubleValue",
+            path,
+        )?))
     } else if let Some(v) = field(m, "arrayValue") {
         let p = path.key("arrayValue");
         Some(any_value::Value::ArrayValue(ArrayValue {
@@ -363,9 +376,9 @@ fn any_value(value: &Value, path: &Path) -> Result<AnyValue> {
         let Value::String(s) = v else {
             return p.error(format!("expected a base64 string, found {}", describe(v)));
         };
-        Some(any_value::Value::BytesValue(decode_base64(s).or_else(|_| {
-            p.error(format!("expected base64, found {s:?}"))
-        })?))
+        Some(any_value::Value::BytesValue(decode_base64(s).or_else(
+            |_| p.error(format!("expected base64, found {s:?}")),
+        )?))
     } else {
         None
     };
@@ -576,14 +589,13 @@ fn metric(value: &Value, path: &Path) -> Result<Metric> {
         })
     })? {
         Some(metric::Data::ExponentialHistogram(h))
-    } else if let Some(s) = message(m, "summary", path, |s, p| {
-        Ok(Summary {
-            data_points: list(s, "dataPoints", p, summary_point)?,
-        })
-    })? {
-        Some(metric::Data::Summary(s))
     } else {
-        None
+        message(m, "summary", path, |s, p| {
+            Ok(Summary {
+                data_points: list(s, "dataPoints", p, summary_point)?,
+            })
+        })?
+        .map(metric::Data::Summary)
     };
     Ok(Metric {
         name: string(m, "name", path)?,
@@ -597,7 +609,9 @@ fn metric(value: &Value, path: &Path) -> Result<Metric> {
 fn number_point(value: &Value, path: &Path) -> Result<NumberDataPoint> {
     let m = object(value, path)?;
     let value = if field(m, "asDouble").is_some() {
-        Some(number_data_point::Value::AsDouble(double(m, "asDouble", path)?))
+        Some(number_data_point::Value::AsDouble(double(
+            m, "asDouble", path,
+        )?))
     } else if let Some(v) = field(m, "asInt") {
         Some(number_data_point::Value::AsInt(integer_value(
             v,
@@ -718,14 +732,23 @@ mod tests {
         .unwrap();
         let request = decode_traces(&body).unwrap();
         let span = &request.resource_spans[0].scope_spans[0].spans[0];
-        assert_eq!(hex::encode(&span.trace_id), "5b8efff798038103d269b633813fc60c");
+        assert_eq!(
+            hex::encode(&span.trace_id),
+            "5b8efff798038103d269b633813fc60c"
+        );
         assert_eq!(hex::encode(&span.span_id), "eee19b7ec3c1b174");
         assert_eq!(hex::encode(&span.parent_span_id), "eee19b7ec3c1b173");
         assert_eq!(span.kind, 2);
         assert_eq!(span.start_time_unix_nano, 1_544_712_660_000_000_000);
         assert_eq!(span.name, "I'm a server span");
-        let scope = request.resource_spans[0].scope_spans[0].scope.as_ref().unwrap();
-        assert_eq!((scope.name.as_str(), scope.version.as_str()), ("my.library", "1.0.0"));
+        let scope = request.resource_spans[0].scope_spans[0]
+            .scope
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (scope.name.as_str(), scope.version.as_str()),
+            ("my.library", "1.0.0")
+        );
     }
 
     #[test]
@@ -755,7 +778,10 @@ mod tests {
             attrs[2].value.as_ref().unwrap().value,
             Some(any_value::Value::ArrayValue(ArrayValue { values: vec![] }))
         );
-        assert_eq!(attrs[3].value.as_ref().unwrap().value, Some(any_value::Value::IntValue(-42)));
+        assert_eq!(
+            attrs[3].value.as_ref().unwrap().value,
+            Some(any_value::Value::IntValue(-42))
+        );
         assert_eq!(
             attrs[5].value.as_ref().unwrap().value,
             Some(any_value::Value::BytesValue(b"hi".to_vec()))
@@ -777,7 +803,10 @@ mod tests {
             err(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"a","value":{"intValue":"x1"}}]}]}]}]}"#),
             "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue: expected a 64-bit integer (a number or a decimal string), found \"x1\""
         );
-        assert_eq!(err(r#"{"resourceSpans":{}}"#), "resourceSpans: expected an array, found an object");
+        assert_eq!(
+            err(r#"{"resourceSpans":{}}"#),
+            "resourceSpans: expected an array, found an object"
+        );
         assert_eq!(err("[]"), "(top level): expected an object, found an array");
         assert!(err("{").starts_with("not valid JSON"));
         assert!(err("").starts_with("not valid JSON"));
@@ -805,10 +834,7 @@ mod tests {
             ]}]}]}"#,
         )
         .unwrap();
-        assert_eq!(
-            crate::receiver::validate::count_data_points(&metrics),
-            5
-        );
+        assert_eq!(crate::receiver::validate::count_data_points(&metrics), 5);
         assert!(decode_metrics(br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"isMonotonic":"yes"}}]}]}]}"#).is_err());
     }
 }
