@@ -1,4 +1,5 @@
-//! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`
+//! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`,
+//! `/debug/operations` (the last 1000 recognised MCP operations as JSON)
 //! (the process is alive) and `/ready` (every listener is bound and mcpcol is not
 //! shutting down; 503 otherwise, so a load balancer stops sending first).
 
@@ -14,6 +15,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::mcp::recent::RecentOperations;
 use crate::metrics::exposition::{render, Format};
 use crate::telemetry::Telemetry;
 
@@ -39,17 +41,24 @@ impl Readiness {
 struct AdminState {
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
+    recent: Arc<RecentOperations>,
 }
 
 /// The admin routes.
-pub fn router(telemetry: Arc<Telemetry>, readiness: Arc<Readiness>) -> Router {
+pub fn router(
+    telemetry: Arc<Telemetry>,
+    readiness: Arc<Readiness>,
+    recent: Arc<RecentOperations>,
+) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
+        .route("/debug/operations", get(debug_operations))
         .with_state(AdminState {
             telemetry,
             readiness,
+            recent,
         })
 }
 
@@ -77,6 +86,11 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
         )
             .into_response(),
     }
+}
+
+/// The last recognised operations, oldest first (JSON array).
+async fn debug_operations(State(state): State<AdminState>) -> Response {
+    axum::Json(state.recent.to_json()).into_response()
 }
 
 async fn ready(State(state): State<AdminState>) -> Response {

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Readiness};
 use crate::config::Config;
+use crate::mcp::{self, recent::RecentOperations};
 use crate::pipeline;
 use crate::receiver::{grpc, http, limits, Receiver};
 use crate::telemetry::Telemetry;
@@ -106,6 +107,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let shutdown = CancellationToken::new();
     let admin_shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::default());
+    let recent = Arc::new(RecentOperations::default());
 
     let grpc_task = {
         let (receiver, shutdown) = (receiver.clone(), shutdown.clone());
@@ -128,7 +130,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         })
     };
     let admin_task = {
-        let router = admin::router(telemetry.clone(), readiness.clone());
+        let router = admin::router(telemetry.clone(), readiness.clone(), recent.clone());
         let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
         tokio::spawn(async move {
             if let Err(err) = admin::serve(admin_listener, router, admin_shutdown).await {
@@ -137,7 +139,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             }
         })
     };
-    let stage = tokio::spawn(pipeline::run_counting_stage(queue, telemetry.clone()));
+    let stage = tokio::spawn(mcp::run_stage(queue, telemetry.clone(), recent));
 
     readiness.set(true);
     tracing::info!(

@@ -2,8 +2,8 @@
 //!
 //! The data flow, in module order: the [`receiver`] takes OTLP over gRPC and HTTP
 //! (protobuf and JSON), validates it and queues trace requests into the bounded
-//! [`pipeline`]; the stage behind the queue processes them (today it counts them; MCP
-//! recognition, RED metrics, the live view and export attach there). [`metrics`] and
+//! [`pipeline`]; behind the queue the [`mcp`] stage turns every span into a canonical MCP
+//! operation (or counts why not); RED metrics, the live view and export attach there. [`metrics`] and
 //! [`admin`] serve `/metrics`, `/health` and `/ready`; [`telemetry`] holds mcpcol's own
 //! metrics and logging. [`config`] composes each stage's config section, [`cli`] parses
 //! the command line, [`app`] wires it all and drains on [`shutdown`].
@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod receiver;
 pub mod pipeline;
+pub mod mcp;
 pub mod metrics;
 pub mod admin;
 pub mod telemetry;

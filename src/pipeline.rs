@@ -186,20 +186,6 @@ impl PipelineReceiver {
     }
 }
 
-/// The stage at the end of the pipeline until the MCP and export stages exist: it
-/// counts what it takes off the queue. Returns when all handles are gone and the
-/// queue is drained, which is how shutdown drains in-flight data.
-pub async fn run_counting_stage(mut rx: PipelineReceiver, telemetry: Arc<Telemetry>) -> u64 {
-    let mut processed = 0u64;
-    while let Some(batch) = rx.recv().await {
-        processed += batch.spans as u64;
-        telemetry.pipeline_processed(batch.spans as u64);
-        drop(batch);
-        telemetry.pipeline_queue_size(rx.queued());
-    }
-    processed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,18 +236,5 @@ mod tests {
         tx.try_push(ExportTraceServiceRequest::default(), 0)
             .unwrap();
         assert_eq!(tx.queued(), 0);
-    }
-
-    #[tokio::test]
-    async fn counting_stage_drains_then_returns() {
-        let telemetry = Arc::new(Telemetry::new(100));
-        let (tx, rx) = channel(100, telemetry.clone());
-        tx.try_push(ExportTraceServiceRequest::default(), 3)
-            .unwrap();
-        tx.try_push(ExportTraceServiceRequest::default(), 4)
-            .unwrap();
-        drop(tx);
-        assert_eq!(run_counting_stage(rx, telemetry.clone()).await, 7);
-        assert_eq!(telemetry.pipeline_processed_total(), 7);
     }
 }

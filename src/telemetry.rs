@@ -86,6 +86,17 @@ struct RefusedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    dialect: &'static str,
+    side: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -101,6 +112,9 @@ pub struct Telemetry {
     accepted_metric_points: Family<TransportLabels, Counter>,
     pipeline_queue_size: Gauge,
     pipeline_processed_spans: Counter,
+    operations: Family<OperationLabels, Counter>,
+    unrecognised: Family<ReasonLabels, Counter>,
+    values_truncated: Counter,
     /// Reasons already logged at WARN; short critical sections only, never across
     /// an `.await`.
     warned: Mutex<HashSet<(Transport, RefusalReason)>>,
@@ -159,6 +173,24 @@ impl Telemetry {
             "Spans the pipeline has taken off its queue and processed",
             pipeline_processed_spans.clone(),
         );
+        let operations = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "mcpcol_mcp_operations",
+            "MCP operations recognised, by dialect (instrumentation) and side",
+            operations.clone(),
+        );
+        let unrecognised = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "mcpcol_spans_unrecognised",
+            "Spans that are not MCP operations of their own, by reason (still forwarded)",
+            unrecognised.clone(),
+        );
+        let values_truncated = Counter::default();
+        registry.register(
+            "mcpcol_mcp_values_truncated",
+            "Attribute values (tool names, session ids, ...) cut to 256 bytes",
+            values_truncated.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -179,6 +211,9 @@ impl Telemetry {
             accepted_metric_points,
             pipeline_queue_size,
             pipeline_processed_spans,
+            operations,
+            unrecognised,
+            values_truncated,
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -241,6 +276,27 @@ impl Telemetry {
     /// The pipeline processed `spans` spans.
     pub fn pipeline_processed(&self, spans: u64) {
         self.pipeline_processed_spans.inc_by(spans);
+    }
+
+    /// An MCP operation was recognised.
+    pub fn operation_recognised(&self, dialect: &'static str, side: &'static str) {
+        self.operations
+            .get_or_create(&OperationLabels { dialect, side })
+            .inc();
+    }
+
+    /// Spans that were not operations, for `reason`.
+    pub fn spans_unrecognised(&self, reason: &'static str, spans: u64) {
+        self.unrecognised
+            .get_or_create(&ReasonLabels { reason })
+            .inc_by(spans);
+    }
+
+    /// Values cut to the length bound.
+    pub fn values_truncated(&self, values: u64) {
+        if values > 0 {
+            self.values_truncated.inc_by(values);
+        }
     }
 
     /// Spans processed by the pipeline so far (read back for the shutdown summary).

@@ -1,0 +1,174 @@
+//! Attribute keys the dialects read, and a borrowed view of one span with its resource
+//! and scope, so dialects look values up without copying them.
+
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{status, Span};
+
+use super::operation::{Service, Transport};
+
+/// `mcp.method.name`
+pub const MCP_METHOD_NAME: &str = "mcp.method.name";
+/// `mcp.session.id`
+pub const MCP_SESSION_ID: &str = "mcp.session.id";
+/// `mcp.protocol.version`
+pub const MCP_PROTOCOL_VERSION: &str = "mcp.protocol.version";
+/// `mcp.resource.uri`
+pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
+/// `gen_ai.tool.name`
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `gen_ai.prompt.name`
+pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
+/// `jsonrpc.request.id`
+pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+/// `rpc.response.status_code` (a JSON-RPC error code, as a string)
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// `error.type`
+pub const ERROR_TYPE: &str = "error.type";
+/// `network.transport` (`pipe` for stdio)
+pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// `mcp.client.name`: mcp-tracing's client name from `initialize` (not in the conventions)
+pub const MCP_CLIENT_NAME: &str = "mcp.client.name";
+/// `mcp.client.version`
+pub const MCP_CLIENT_VERSION: &str = "mcp.client.version";
+/// `mcp.request.size` / `mcp.response.size`: mcp-tracing's opt-in payload sizes, bytes
+pub const MCP_REQUEST_SIZE: &str = "mcp.request.size";
+/// See [`MCP_REQUEST_SIZE`].
+pub const MCP_RESPONSE_SIZE: &str = "mcp.response.size";
+
+/// Span flag bits (OTLP `SpanFlags`): the parent context was received from another
+/// process.
+pub const FLAG_HAS_IS_REMOTE: u32 = 0x100;
+/// See [`FLAG_HAS_IS_REMOTE`].
+pub const FLAG_IS_REMOTE: u32 = 0x200;
+
+/// What the recogniser needs from a resource, computed once per `ResourceSpans`.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceInfo {
+    /// service.name / namespace / instance.id.
+    pub service: Service,
+    /// `process.pid@host.name`, when both are there: the process identity for a stdio
+    /// server that has no `service.instance.id`.
+    pub process: Option<String>,
+}
+
+impl ResourceInfo {
+    /// Reads the resource attributes.
+    pub fn from_attributes(attributes: &[KeyValue]) -> Self {
+        let text = |key: &str| string_attr(attributes, key).map(str::to_owned);
+        let pid = find(attributes, "process.pid").and_then(|v| match &v.value {
+            Some(any_value::Value::IntValue(pid)) => Some(pid.to_string()),
+            Some(any_value::Value::StringValue(pid)) => Some(pid.clone()),
+            _ => None,
+        });
+        let host = string_attr(attributes, "host.name");
+        ResourceInfo {
+            service: Service {
+                name: text("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
+                namespace: text("service.namespace"),
+                instance: text("service.instance.id"),
+            },
+            process: pid.zip(host).map(|(pid, host)| format!("{pid}@{host}")),
+        }
+    }
+}
+
+/// One span with the context a dialect needs.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanView<'a> {
+    /// Its resource, digested.
+    pub resource: &'a ResourceInfo,
+    /// Instrumentation scope name.
+    pub scope: &'a str,
+    /// The span itself.
+    pub span: &'a Span,
+}
+
+impl<'a> SpanView<'a> {
+    /// A string attribute of the span.
+    pub fn str(&self, key: &str) -> Option<&'a str> {
+        string_attr(&self.span.attributes, key)
+    }
+
+    /// A string attribute, or the decimal form of an integer one.
+    pub fn text(&self, key: &str) -> Option<String> {
+        find(&self.span.attributes, key).and_then(|v| match &v.value {
+            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+            Some(any_value::Value::IntValue(i)) => Some(i.to_string()),
+            _ => None,
+        })
+    }
+
+    /// An integer attribute (or a string holding one).
+    pub fn int(&self, key: &str) -> Option<i64> {
+        find(&self.span.attributes, key).and_then(|v| match &v.value {
+            Some(any_value::Value::IntValue(i)) => Some(*i),
+            Some(any_value::Value::StringValue(s)) => s.parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// Whether the span's status is ERROR.
+    pub fn status_error(&self) -> bool {
+        self.span
+            .status
+            .as_ref()
+            .is_some_and(|s| s.code == status::StatusCode::Error as i32)
+    }
+
+    /// The status message, if any.
+    pub fn status_message(&self) -> Option<&'a str> {
+        self.span
+            .status
+            .as_ref()
+            .map(|s| s.message.as_str())
+            .filter(|m| !m.is_empty())
+    }
+
+    /// The span kind (OTLP enum value).
+    pub fn kind(&self) -> i32 {
+        self.span.kind
+    }
+
+    /// Whether the span has a parent span at all.
+    pub fn has_parent(&self) -> bool {
+        !self.span.parent_span_id.is_empty()
+    }
+
+    /// Whether the span's parent came from another process (W3C context propagated).
+    pub fn parent_is_remote(&self) -> bool {
+        self.span.flags & (FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE)
+            == (FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE)
+    }
+
+    /// The transport the span states or implies.
+    pub fn transport(&self) -> Transport {
+        match self.str(NETWORK_TRANSPORT) {
+            Some("pipe") | Some("stdio") => return Transport::Stdio,
+            Some("tcp") | Some("quic") => return Transport::StreamableHttp,
+            _ => {}
+        }
+        if ["http.request.method", "url.path", "url.full", "http.route"]
+            .iter()
+            .any(|k| find(&self.span.attributes, k).is_some())
+        {
+            return Transport::StreamableHttp;
+        }
+        Transport::Unknown
+    }
+}
+
+/// The attribute `key`, if present.
+pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+}
+
+/// The string attribute `key`, if present and a string.
+pub fn string_attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match find(attributes, key)?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}

@@ -1,0 +1,315 @@
+//! The mcp stage: every span that arrives becomes one canonical [`Operation`], or is
+//! counted as unrecognised with a reason. The spans themselves are never changed.
+//!
+//! In: trace requests off the pipeline queue. Out: operations, to the metrics, live and
+//! debug consumers. [`Recogniser::recognise`] asks the [`dialects`] in order which one
+//! claims the span (by instrumentation scope), lets it read side, method, target and
+//! its own error signals, then applies the rules every dialect shares: ids and times,
+//! the outcome (`error.type`, then `rpc.response.status_code`, then status ERROR), the
+//! session, bounded values, and two cross-span rules kept in small bounded memories
+//! ([`correlate`], and fastmcp's internal list calls).
+
+pub mod attributes;
+pub mod correlate;
+pub mod dialects;
+pub mod json_scan;
+pub mod operation;
+pub mod recent;
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use attributes::{ResourceInfo, SpanView, ERROR_TYPE, RPC_RESPONSE_STATUS_CODE};
+use dialects::{fastmcp::InternalListFilter, Reading, DIALECTS};
+pub use operation::Operation;
+use operation::{bounded, DialectId, Outcome, Side, Target, Transport, OTHER_ERROR};
+
+use crate::pipeline::PipelineReceiver;
+use crate::telemetry::Telemetry;
+
+/// Why a span is not an MCP operation of its own. Every such span is still forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unrecognised {
+    /// No dialect claims it (application spans, HTTP spans, …).
+    NotMcp,
+    /// A transport or connection wrapper around MCP messages (Traceloop's
+    /// `ResponseStreamWriter`, `mcp.server`, `mcp.client.session`).
+    Wrapper,
+    /// A second span for a call already counted (fastmcp's client span over the SDK's).
+    Duplicate,
+    /// A server's internal call that no client made (fastmcp's lookup `tools/list`).
+    InternalCall,
+    /// A dialect claimed it but no MCP method could be read.
+    NoMethod,
+    /// A span kind the dialect does not use for MCP calls (e.g. INTERNAL with semconv).
+    UnexpectedKind,
+    /// Ids of the wrong size (the receiver normally rejects these first).
+    InvalidIds,
+}
+
+impl Unrecognised {
+    /// The `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unrecognised::NotMcp => "not_mcp",
+            Unrecognised::Wrapper => "wrapper",
+            Unrecognised::Duplicate => "duplicate",
+            Unrecognised::InternalCall => "internal_call",
+            Unrecognised::NoMethod => "no_method",
+            Unrecognised::UnexpectedKind => "unexpected_kind",
+            Unrecognised::InvalidIds => "invalid_ids",
+        }
+    }
+}
+
+/// The first protocol revision without sessions (`server/discover` replaces
+/// `initialize`); under it fastmcp sends a new `mcp.session.id` with every request.
+pub const STATELESS_PROTOCOL: &str = "2026-07-28";
+
+/// Turns spans into operations. Holds the cross-span memories, so one recogniser serves
+/// one stream of spans (`&mut self`, no lock).
+#[derive(Debug, Default)]
+pub struct Recogniser {
+    correlator: correlate::ToolErrorJoin,
+    internal_lists: InternalListFilter,
+    /// Values cut to `MAX_VALUE_BYTES` since the last [`Recogniser::take_truncated`].
+    truncated: u64,
+}
+
+impl Recogniser {
+    /// A recogniser with empty memories.
+    pub fn new() -> Self {
+        Recogniser::default()
+    }
+
+    /// One span → one operation, or why not.
+    pub fn recognise(&mut self, view: &SpanView) -> Result<Operation, Unrecognised> {
+        let dialect = DIALECTS
+            .iter()
+            .find(|d| (d.claims)(view))
+            .ok_or(Unrecognised::NotMcp)?;
+        let reading = (dialect.read)(view)?;
+        if dialect.id == DialectId::Fastmcp
+            && reading.side == Side::Server
+            && self.internal_lists.is_internal(view, &reading)
+        {
+            return Err(Unrecognised::InternalCall);
+        }
+        let mut operation = self.complete(view, reading, dialect.id)?;
+        self.correlator.apply(&mut operation);
+        Ok(operation)
+    }
+
+    /// How many values were cut since the last call.
+    pub fn take_truncated(&mut self) -> u64 {
+        std::mem::take(&mut self.truncated)
+    }
+
+    fn bounded(&mut self, value: &str) -> String {
+        let (kept, cut) = bounded(value);
+        self.truncated += u64::from(cut);
+        kept
+    }
+
+    fn complete(
+        &mut self,
+        view: &SpanView,
+        reading: Reading,
+        dialect: DialectId,
+    ) -> Result<Operation, Unrecognised> {
+        let span = view.span;
+        let trace_id: [u8; 16] = span
+            .trace_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| Unrecognised::InvalidIds)?;
+        let span_id: [u8; 8] = span
+            .span_id
+            .as_slice()
+            .try_into()
+            .map_err(|_| Unrecognised::InvalidIds)?;
+        let parent_span_id = span.parent_span_id.as_slice().try_into().ok();
+        let outcome = match reading.outcome {
+            Some(outcome) => outcome,
+            None => common_outcome(view),
+        };
+        let outcome = match outcome {
+            Outcome::Error(kind) => Outcome::Error(self.bounded(&kind)),
+            ok => ok,
+        };
+        let error_message = match (&outcome, view.status_message()) {
+            (Outcome::Error(_), Some(message)) => Some(self.bounded(message)),
+            _ => None,
+        };
+        let transport = view.transport();
+        let protocol_version = reading.protocol_version.map(|v| self.bounded(v));
+        let session = session(
+            reading.session_id,
+            protocol_version.as_deref(),
+            transport,
+            reading.side,
+            view.resource,
+        )
+        .map(|s| self.bounded(&s));
+        let target = match (reading.method.target_kind(), reading.target) {
+            (Some(kind), Some(name)) if !name.is_empty() => Some(Target {
+                kind,
+                name: self.bounded(&name),
+            }),
+            _ => None,
+        };
+        let request_id = reading.request_id.map(|id| self.bounded(&id));
+        let client = reading.client.map(|mut c| {
+            c.name = self.bounded(&c.name);
+            c.version = c.version.map(|v| self.bounded(&v));
+            c
+        });
+        Ok(Operation {
+            service: view.resource.service.clone(),
+            side: reading.side,
+            method: reading.method,
+            target,
+            session,
+            client,
+            transport,
+            protocol_version,
+            outcome,
+            error_message,
+            request_id,
+            start_unix_nano: span.start_time_unix_nano,
+            duration_nanos: span
+                .end_time_unix_nano
+                .saturating_sub(span.start_time_unix_nano),
+            trace_id,
+            span_id,
+            parent_span_id,
+            request_bytes: reading.request_bytes,
+            response_bytes: reading.response_bytes,
+            dialect,
+        })
+    }
+}
+
+/// The rule every dialect shares: `error.type`, else a JSON-RPC error code, else status
+/// ERROR (`_OTHER`), else success.
+fn common_outcome(view: &SpanView) -> Outcome {
+    if let Some(kind) = view.str(ERROR_TYPE).filter(|k| !k.is_empty()) {
+        return Outcome::Error(kind.to_owned());
+    }
+    if let Some(code) = view
+        .text(RPC_RESPONSE_STATUS_CODE)
+        .filter(|c| !c.is_empty())
+    {
+        return Outcome::Error(code);
+    }
+    if view.status_error() {
+        return Outcome::Error(OTHER_ERROR.to_owned());
+    }
+    Outcome::Ok
+}
+
+/// The session an operation belongs to:
+/// - `mcp.session.id`, unless the protocol is the stateless one (2026-07-28 and later),
+///   where fastmcp sends a new id with every request and there is no session;
+/// - for a stdio server (one client per process, `network.transport` = `pipe`), the
+///   process: `service.instance.id`, else `process.pid@host.name`;
+/// - otherwise none.
+pub fn session(
+    session_id: Option<&str>,
+    protocol_version: Option<&str>,
+    transport: Transport,
+    side: Side,
+    resource: &ResourceInfo,
+) -> Option<String> {
+    let stateless = protocol_version.is_some_and(|v| v >= STATELESS_PROTOCOL);
+    if let Some(id) = session_id.filter(|id| !id.is_empty()) {
+        if !stateless {
+            return Some(id.to_owned());
+        }
+    }
+    if transport == Transport::Stdio && side == Side::Server {
+        return resource
+            .service
+            .instance
+            .clone()
+            .or_else(|| resource.process.clone());
+    }
+    None
+}
+
+/// What one request's spans turned into.
+#[derive(Debug, Default)]
+pub struct Recognised {
+    /// The operations, in span order.
+    pub operations: Vec<Operation>,
+    /// Spans that were not operations, by reason.
+    pub unrecognised: Vec<(Unrecognised, u64)>,
+}
+
+impl Recogniser {
+    /// Recognises every span of a request.
+    pub fn recognise_request(&mut self, request: &ExportTraceServiceRequest) -> Recognised {
+        let mut out = Recognised::default();
+        for resource_spans in &request.resource_spans {
+            let resource = ResourceInfo::from_attributes(
+                resource_spans
+                    .resource
+                    .as_ref()
+                    .map(|r| r.attributes.as_slice())
+                    .unwrap_or_default(),
+            );
+            for scope_spans in &resource_spans.scope_spans {
+                let scope = scope_spans
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.as_str())
+                    .unwrap_or_default();
+                for span in &scope_spans.spans {
+                    let view = SpanView {
+                        resource: &resource,
+                        scope,
+                        span,
+                    };
+                    match self.recognise(&view) {
+                        Ok(operation) => out.operations.push(operation),
+                        Err(reason) => {
+                            match out.unrecognised.iter_mut().find(|(r, _)| *r == reason) {
+                                Some((_, n)) => *n += 1,
+                                None => out.unrecognised.push((reason, 1)),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The stage behind the pipeline queue: recognises every span, counts, and hands the
+/// operations on. Returns when the queue is closed and drained.
+pub async fn run_stage(
+    mut queue: PipelineReceiver,
+    telemetry: Arc<Telemetry>,
+    recent: Arc<recent::RecentOperations>,
+) -> u64 {
+    let mut recogniser = Recogniser::new();
+    let mut processed = 0u64;
+    while let Some(batch) = queue.recv().await {
+        let recognised = recogniser.recognise_request(&batch.request);
+        for operation in &recognised.operations {
+            telemetry.operation_recognised(operation.dialect.as_str(), operation.side.as_str());
+        }
+        for (reason, spans) in &recognised.unrecognised {
+            telemetry.spans_unrecognised(reason.as_str(), *spans);
+        }
+        telemetry.values_truncated(recogniser.take_truncated());
+        recent.extend(recognised.operations);
+        processed += batch.spans as u64;
+        telemetry.pipeline_processed(batch.spans as u64);
+        drop(batch);
+        telemetry.pipeline_queue_size(queue.queued());
+    }
+    processed
+}
