@@ -1,0 +1,138 @@
+//! Recognition cost per span, per dialect and for a mixed stream, on the real captures.
+//!
+//! Run: `cargo bench --bench recognise`. Inputs are decoded outside the timed loop; the
+//! timed part is `Recogniser::recognise` on every span of the set (MCP and non-MCP
+//! spans alike, as they arrive).
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mcpcol::mcp::attributes::{ResourceInfo, SpanView};
+use mcpcol::mcp::Recogniser;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+
+struct Input {
+    resource: ResourceInfo,
+    scope: String,
+    span: Span,
+}
+
+fn request_bytes(captures: &[&str]) -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conventions/captures");
+    let mut out = Vec::new();
+    for capture in captures {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(capture))
+            .expect("captures are beside the project in ../shared")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+            .collect();
+        files.sort();
+        out.extend(files.into_iter().map(|f| std::fs::read(f).expect("read capture")));
+    }
+    out
+}
+
+fn load(captures: &[&str]) -> Vec<Input> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conventions/captures");
+    let mut out = Vec::new();
+    for capture in captures {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(capture))
+            .expect("captures are beside the project in ../shared")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).expect("read capture");
+            let request = ExportTraceServiceRequest::decode(&bytes[..]).expect("decode capture");
+            for rs in request.resource_spans {
+                let resource = ResourceInfo::from_attributes(
+                    rs.resource
+                        .as_ref()
+                        .map(|r| r.attributes.as_slice())
+                        .unwrap_or_default(),
+                );
+                for ss in rs.scope_spans {
+                    let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                    for span in ss.spans {
+                        out.push(Input {
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            span,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let sets: [(&str, &[&str]); 6] = [
+        (
+            "semconv (mcp sdk)",
+            &["native-mcp-stdio", "native-mcp-streamable-http"],
+        ),
+        ("fastmcp", &["fastmcp-stdio", "fastmcp-streamable-http"]),
+        (
+            "traceloop python",
+            &["traceloop-stdio", "traceloop-fastmcp2-streamable-http"],
+        ),
+        ("traceloop ts", &["traceloop-ts-stdio"]),
+        ("logfire", &["logfire-stdio", "logfire-streamable-http"]),
+        (
+            "mixed",
+            &[
+                "native-mcp-stdio",
+                "fastmcp-streamable-http",
+                "traceloop-stdio",
+                "traceloop-ts-stdio",
+                "logfire-stdio",
+                "openinference-stdio",
+            ],
+        ),
+    ];
+    let mut group = c.benchmark_group("recognise");
+    // The ceiling: protobuf decode alone of the mixed set's requests, same spans.
+    let (_, mixed) = sets[5];
+    let bodies = request_bytes(mixed);
+    group.throughput(Throughput::Elements(load(mixed).len() as u64));
+    group.bench_function("decode only (ceiling, mixed)", |b| {
+        b.iter(|| {
+            bodies
+                .iter()
+                .map(|body| {
+                    ExportTraceServiceRequest::decode(&body[..])
+                        .map(|r| r.resource_spans.len())
+                        .unwrap_or(0)
+                })
+                .sum::<usize>()
+        })
+    });
+    for (name, captures) in sets {
+        let inputs = load(captures);
+        group.throughput(Throughput::Elements(inputs.len() as u64));
+        group.bench_function(name, |b| {
+            let mut recogniser = Recogniser::new();
+            b.iter(|| {
+                let mut recognised = 0usize;
+                for input in &inputs {
+                    let view = SpanView {
+                        resource: &input.resource,
+                        scope: &input.scope,
+                        span: &input.span,
+                    };
+                    recognised += usize::from(recogniser.recognise(&view).is_ok());
+                }
+                recognised
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

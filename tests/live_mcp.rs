@@ -1,0 +1,150 @@
+//! A live MCP session: real Python MCP servers instrumented with two real libraries (the
+//! MCP SDK's own telemetry, and fastmcp 4's), driven by the SDK's client over stdio, all
+//! exporting OTLP/HTTP to the running mcpcol binary. The operations mcpcol recognises
+//! must be exactly the calls the client made, on both sides, with their outcomes.
+
+mod common;
+
+use common::{peers, process};
+
+fn lines(operations: &[serde_json::Value], service: &str) -> Vec<String> {
+    let mut lines: Vec<String> = operations
+        .iter()
+        .filter(|o| o["service"] == service)
+        .map(|o| {
+            let mut s = format!(
+                "{} {}",
+                o["side"].as_str().unwrap(),
+                o["method"].as_str().unwrap()
+            );
+            if let Some(t) = o["target"].as_str() {
+                s.push(' ');
+                s.push_str(t);
+            }
+            match o["error_type"].as_str() {
+                None => s.push_str(" ok"),
+                Some(kind) => s.push_str(&format!(" error:{kind}")),
+            }
+            s
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn live_python_mcp_servers_are_recognised() {
+    let Some(python) = peers::python() else {
+        return;
+    };
+    let mcpcol = process::start(&[], &[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/mcp_live.py");
+    let endpoint = format!("http://{}", mcpcol.http);
+    for server in ["sdk", "fastmcp"] {
+        let mut command = std::process::Command::new(&python);
+        command.args([
+            script,
+            "client",
+            "--endpoint",
+            &endpoint,
+            "--server",
+            server,
+        ]);
+        let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{server}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // What the client saw: the fail tool returned isError, everything else succeeded.
+        assert!(
+            stdout.contains(r#"{"step": "tools/call fail", "ok": true, "isError": true}"#),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(r#"{"step": "ping", "ok": true, "isError": null}"#),
+            "{stdout}"
+        );
+    }
+    let client_calls = [
+        "client initialize ok",
+        "client tools/list ok",
+        "client tools/call add ok",
+        "client tools/call fail error:tool_error",
+        "client resources/read ok",
+        "client prompts/get review ok",
+        "client ping ok",
+    ];
+    // Both processes flush on exit; the collector processes asynchronously.
+    let mut operations = Vec::new();
+    for _ in 0..100 {
+        operations = reqwest::get(format!("http://{}/debug/operations", mcpcol.admin))
+            .await
+            .unwrap()
+            .json::<Vec<serde_json::Value>>()
+            .await
+            .unwrap();
+        if operations.len() >= 29 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(lines(&operations, "live-sdk-client"), sorted(&client_calls));
+    assert_eq!(
+        lines(&operations, "live-fastmcp-client"),
+        sorted(&client_calls)
+    );
+    assert_eq!(
+        lines(&operations, "live-sdk-server"),
+        sorted(&[
+            "server initialize ok",
+            "server notifications/initialized ok",
+            "server tools/list ok",
+            "server tools/call add ok",
+            "server tools/call fail error:tool_error",
+            "server resources/read ok",
+            "server prompts/get review ok",
+            "server ping ok",
+        ])
+    );
+    assert_eq!(
+        lines(&operations, "live-fastmcp-server"),
+        sorted(&[
+            "server initialize ok",
+            "server tools/list ok",
+            "server tools/call add ok",
+            "server tools/call fail error:tool_error",
+            "server resources/read live://greeting ok",
+            "server prompts/get review ok",
+            "server ping ok",
+        ])
+    );
+    for op in &operations {
+        let expected = if op["service"].as_str().unwrap().contains("fastmcp-server") {
+            "fastmcp"
+        } else {
+            "semconv"
+        };
+        assert_eq!(op["dialect"], expected, "{op}");
+    }
+    // Server spans are children of the client's spans (context in params._meta).
+    let client_add = operations
+        .iter()
+        .find(|o| o["service"] == "live-sdk-client" && o["target"] == "add")
+        .unwrap();
+    let server_add = operations
+        .iter()
+        .find(|o| o["service"] == "live-sdk-server" && o["target"] == "add")
+        .unwrap();
+    assert_eq!(server_add["trace_id"], client_add["trace_id"]);
+    assert_eq!(server_add["parent_span_id"], client_add["span_id"]);
+}
