@@ -29,7 +29,11 @@ fn request_bytes(captures: &[&str]) -> Vec<Vec<u8>> {
             .filter(|p| p.extension().is_some_and(|e| e == "pb"))
             .collect();
         files.sort();
-        out.extend(files.into_iter().map(|f| std::fs::read(f).expect("read capture")));
+        out.extend(
+            files
+                .into_iter()
+                .map(|f| std::fs::read(f).expect("read capture")),
+        );
     }
     out
 }

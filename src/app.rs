@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Readiness};
 use crate::config::Config;
 use crate::mcp::{self, recent::RecentOperations};
+use crate::metrics::red::RedMetrics;
 use crate::pipeline;
 use crate::receiver::{grpc, http, limits, Receiver};
 use crate::telemetry::Telemetry;
@@ -97,7 +98,10 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let http_addr = local_addr(&http_listener, HTTP_KEY, &otlp.http.endpoint)?;
     let admin_addr = local_addr(&admin_listener, ADMIN_KEY, &config.metrics.endpoint)?;
 
-    let telemetry = Arc::new(Telemetry::new(config.exporters.queue.max_spans));
+    let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
+    let (red, red_collector) = RedMetrics::new(&config.metrics);
+    telemetry.register_collector(Box::new(red_collector));
+    let telemetry = Arc::new(telemetry);
     let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
     let receiver = Arc::new(Receiver::new(
         handle,
@@ -139,7 +143,13 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             }
         })
     };
-    let stage = tokio::spawn(mcp::run_stage(queue, telemetry.clone(), recent));
+    let stage = tokio::spawn(mcp::run_stage(
+        queue,
+        telemetry.clone(),
+        recent,
+        red,
+        config.metrics.sessions.idle_timeout,
+    ));
 
     readiness.set(true);
     tracing::info!(

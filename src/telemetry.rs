@@ -97,6 +97,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OverflowLabels {
+    label: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -115,6 +120,9 @@ pub struct Telemetry {
     operations: Family<OperationLabels, Counter>,
     unrecognised: Family<ReasonLabels, Counter>,
     values_truncated: Counter,
+    series_overflow: Family<OverflowLabels, Counter>,
+    series_used: Gauge,
+    overflow_warned: Mutex<HashSet<&'static str>>,
     /// Reasons already logged at WARN; short critical sections only, never across
     /// an `.await`.
     warned: Mutex<HashSet<(Transport, RefusalReason)>>,
@@ -191,6 +199,18 @@ impl Telemetry {
             "Attribute values (tool names, session ids, ...) cut to 256 bytes",
             values_truncated.clone(),
         );
+        let series_overflow = Family::<OverflowLabels, Counter>::default();
+        registry.register(
+            "mcpcol_series_overflow",
+            "Label values recorded as \"other\" because a cardinality cap was reached, by label",
+            series_overflow.clone(),
+        );
+        let series_used = Gauge::default();
+        registry.register(
+            "mcpcol_metrics_series",
+            "Series of MCP metrics now (metrics.max_series caps them)",
+            series_used.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -214,6 +234,9 @@ impl Telemetry {
             operations,
             unrecognised,
             values_truncated,
+            series_overflow,
+            series_used,
+            overflow_warned: Mutex::new(HashSet::new()),
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -297,6 +320,39 @@ impl Telemetry {
         if values > 0 {
             self.values_truncated.inc_by(values);
         }
+    }
+
+    /// A label value was folded into "other" by a cap.
+    pub fn series_overflow(&self, label: &'static str) {
+        self.series_overflow
+            .get_or_create(&OverflowLabels { label })
+            .inc();
+        let first = self
+            .overflow_warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(label);
+        if first {
+            tracing::warn!(
+                label,
+                "a cardinality cap was reached: new values of this label are recorded as \"other\" \
+                 (see metrics.max_* in the configuration; counted in mcpcol_series_overflow_total)"
+            );
+        }
+    }
+
+    /// Series of MCP metrics now.
+    pub fn series_used(&self, series: usize) {
+        self.series_used
+            .set(i64::try_from(series).unwrap_or(i64::MAX));
+    }
+
+    /// Adds a collector (e.g. the RED metrics) to the registry `/metrics` serves.
+    pub fn register_collector(
+        &mut self,
+        collector: Box<dyn prometheus_client::collector::Collector>,
+    ) {
+        self.registry.register_collector(collector);
     }
 
     /// Spans processed by the pipeline so far (read back for the shutdown summary).

@@ -25,6 +25,7 @@ use dialects::{fastmcp::InternalListFilter, Reading, DIALECTS};
 pub use operation::Operation;
 use operation::{bounded, DialectId, Outcome, Side, Target, Transport, OTHER_ERROR};
 
+use crate::metrics::red::RedMetrics;
 use crate::pipeline::PipelineReceiver;
 use crate::telemetry::Telemetry;
 
@@ -287,19 +288,44 @@ impl Recogniser {
     }
 }
 
-/// The stage behind the pipeline queue: recognises every span, counts, and hands the
-/// operations on. Returns when the queue is closed and drained.
+/// How often idle sessions are looked for (at most; see `sweep_interval`).
+const MAX_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The sweep period for an idle timeout: a tenth of it, between 10 ms and 5 s.
+fn sweep_interval(idle_timeout: std::time::Duration) -> std::time::Duration {
+    (idle_timeout / 10).clamp(std::time::Duration::from_millis(10), MAX_SWEEP_INTERVAL)
+}
+
+/// The stage behind the pipeline queue: recognises every span, aggregates the
+/// operations (RED metrics), counts, and hands them on. Returns when the queue is closed
+/// and drained.
 pub async fn run_stage(
     mut queue: PipelineReceiver,
     telemetry: Arc<Telemetry>,
     recent: Arc<recent::RecentOperations>,
+    mut red: RedMetrics,
+    idle_timeout: std::time::Duration,
 ) -> u64 {
     let mut recogniser = Recogniser::new();
     let mut processed = 0u64;
-    while let Some(batch) = queue.recv().await {
+    let mut sweep = tokio::time::interval(sweep_interval(idle_timeout));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let batch = tokio::select! {
+            batch = queue.recv() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+            _ = sweep.tick() => {
+                red.sweep(tokio::time::Instant::now(), &telemetry);
+                continue;
+            }
+        };
         let recognised = recogniser.recognise_request(&batch.request);
+        let now = tokio::time::Instant::now();
         for operation in &recognised.operations {
             telemetry.operation_recognised(operation.dialect.as_str(), operation.side.as_str());
+            red.record(operation, now, &telemetry);
         }
         for (reason, spans) in &recognised.unrecognised {
             telemetry.spans_unrecognised(reason.as_str(), *spans);

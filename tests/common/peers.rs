@@ -21,3 +21,19 @@ pub fn python() -> Option<PathBuf> {
     eprintln!("SKIPPED: no .venv; run scripts/test.sh to install the Python test peers");
     None
 }
+
+/// A binary from a Debian package (e.g. `promtool`), if installed.
+pub fn debian_binary(name: &str, package: &str) -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin").join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("MCPCOL_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!(
+            "{} is missing: scripts/test.sh installs Debian's {package}",
+            path.display()
+        );
+    }
+    eprintln!("SKIPPED: no {name}; run scripts/test.sh to install Debian's {package}");
+    None
+}

@@ -1,0 +1,206 @@
+//! Caps on every label value that comes from the network.
+//!
+//! Tool names, session ids, service names, error types and method names are chosen by
+//! whoever talks to an MCP server (or sends OTLP to mcpcol): left alone, a client
+//! inventing names would grow memory and the scrape without bound. Each label has a cap;
+//! past it the value is recorded as `other` and `mcpcol_series_overflow_total{label}`
+//! counts it. The sets that remember admitted values are bounded too (the target budget
+//! of all services together is `max_series`), so memory stays flat under a flood.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::mcp::Operation;
+use crate::telemetry::Telemetry;
+
+/// The value every capped label falls back to.
+pub const OTHER: &str = "other";
+
+/// Unknown method names kept per service (the known MCP methods are always kept).
+pub const MAX_OTHER_METHODS_PER_SERVICE: usize = 32;
+/// Error types kept per service.
+pub const MAX_ERROR_TYPES_PER_SERVICE: usize = 64;
+/// Protocol versions kept in all.
+pub const MAX_PROTOCOL_VERSIONS: usize = 16;
+
+/// A set of admitted values with a cap.
+#[derive(Debug, Default)]
+pub struct ValueLimit {
+    seen: HashSet<String>,
+    max: usize,
+}
+
+impl ValueLimit {
+    /// Admits at most `max` distinct values.
+    pub fn new(max: usize) -> Self {
+        ValueLimit {
+            seen: HashSet::new(),
+            max,
+        }
+    }
+
+    /// The value itself if already admitted or if there is room; `None` past the cap.
+    pub fn admit<'a>(&mut self, value: &'a str) -> Option<&'a str> {
+        if value.is_empty() || self.seen.contains(value) {
+            return Some(value);
+        }
+        if self.seen.len() < self.max {
+            self.seen.insert(value.to_owned());
+            return Some(value);
+        }
+        None
+    }
+
+    /// Values admitted.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether none is admitted.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct ServiceLimits {
+    targets: ValueLimit,
+    other_methods: ValueLimit,
+    error_types: ValueLimit,
+}
+
+/// The label values of one operation after the caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted<'a> {
+    /// `service_name`.
+    pub service: &'a str,
+    /// `mcp_method_name`.
+    pub method: &'a str,
+    /// The tool, prompt or resource name (empty when none).
+    pub target: &'a str,
+    /// `error_type` (empty on success).
+    pub error_type: &'a str,
+    /// `mcp_protocol_version`.
+    pub protocol: &'a str,
+}
+
+/// Every cap, for all services.
+#[derive(Debug)]
+pub struct Limits {
+    services: ValueLimit,
+    per_service: HashMap<String, ServiceLimits>,
+    protocols: ValueLimit,
+    max_targets_per_service: usize,
+    /// Target names admitted in all services; bounded by `target_budget`.
+    targets_admitted: usize,
+    target_budget: usize,
+}
+
+impl Limits {
+    /// Caps from the configuration.
+    pub fn new(max_services: usize, max_targets_per_service: usize, max_series: usize) -> Self {
+        Limits {
+            services: ValueLimit::new(max_services),
+            per_service: HashMap::new(),
+            protocols: ValueLimit::new(MAX_PROTOCOL_VERSIONS),
+            max_targets_per_service,
+            targets_admitted: 0,
+            target_budget: max_series,
+        }
+    }
+
+    /// The operation's label values after every cap; each overflow is counted.
+    pub fn admit<'a>(&mut self, op: &'a Operation, telemetry: &Telemetry) -> Admitted<'a> {
+        let protocol = op.protocol_version.as_deref().unwrap_or_default();
+        let protocol = self.protocols.admit(protocol).unwrap_or_else(|| {
+            telemetry.series_overflow("mcp_protocol_version");
+            OTHER
+        });
+        let Some(service) = self.services.admit(&op.service.name) else {
+            telemetry.series_overflow("service_name");
+            return Admitted {
+                service: OTHER,
+                method: OTHER,
+                target: if op.target.is_some() { OTHER } else { "" },
+                error_type: if op.outcome.is_error() { OTHER } else { "" },
+                protocol,
+            };
+        };
+        let max_targets = self.max_targets_per_service;
+        let limits = self
+            .per_service
+            .entry(service.to_owned())
+            .or_insert_with(|| ServiceLimits {
+                targets: ValueLimit::new(max_targets),
+                other_methods: ValueLimit::new(MAX_OTHER_METHODS_PER_SERVICE),
+                error_types: ValueLimit::new(MAX_ERROR_TYPES_PER_SERVICE),
+            });
+        let method = match &op.method {
+            crate::mcp::operation::Method::Other(name) => {
+                limits.other_methods.admit(name).unwrap_or_else(|| {
+                    telemetry.series_overflow("mcp_method_name");
+                    OTHER
+                })
+            }
+            known => known.as_str(),
+        };
+        let target = match &op.target {
+            None => "",
+            Some(target) => {
+                let before = limits.targets.len();
+                let admitted = if self.targets_admitted < self.target_budget {
+                    limits.targets.admit(&target.name)
+                } else {
+                    limits
+                        .targets
+                        .seen
+                        .contains(&target.name)
+                        .then_some(target.name.as_str())
+                };
+                self.targets_admitted += limits.targets.len() - before;
+                admitted.unwrap_or_else(|| {
+                    telemetry.series_overflow(target_label(op));
+                    OTHER
+                })
+            }
+        };
+        let error_type = match op.outcome.error_type() {
+            None => "",
+            Some(kind) => limits.error_types.admit(kind).unwrap_or_else(|| {
+                telemetry.series_overflow("error_type");
+                OTHER
+            }),
+        };
+        Admitted {
+            service,
+            method,
+            target,
+            error_type,
+            protocol,
+        }
+    }
+}
+
+fn target_label(op: &Operation) -> &'static str {
+    use crate::mcp::operation::TargetKind;
+    match op.target.as_ref().map(|t| t.kind) {
+        Some(TargetKind::Prompt) => "gen_ai_prompt_name",
+        Some(TargetKind::Resource) => "mcp_resource_uri",
+        _ => "gen_ai_tool_name",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_limit_admits_up_to_the_cap_then_refuses_new_values() {
+        let mut limit = ValueLimit::new(2);
+        assert_eq!(limit.admit("a"), Some("a"));
+        assert_eq!(limit.admit("b"), Some("b"));
+        assert_eq!(limit.admit("c"), None);
+        assert_eq!(limit.admit("a"), Some("a"), "known values stay");
+        assert_eq!(limit.admit(""), Some(""), "empty is not a value");
+        assert_eq!(limit.len(), 2);
+    }
+}

@@ -1,0 +1,767 @@
+//! RED aggregation: each operation updates its duration histogram, payload sizes and
+//! session figures. The names and labels are the contract (DESIGN.md, "Metrics"):
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `mcp_server_operation_duration_seconds` | histogram + exemplars | service_name, mcp_method_name, gen_ai_tool_name, gen_ai_prompt_name, mcp_resource_uri, error_type, network_transport, mcp_protocol_version |
+//! | `mcp_client_operation_duration_seconds` | histogram + exemplars | the same, from client spans |
+//! | `mcp_server_session_duration_seconds` | histogram | service_name, network_transport, mcp_protocol_version, error_type |
+//! | `mcp_sessions_active` | gauge | service_name |
+//! | `mcp_session_operations_total` | counter | service_name, mcp_session_id |
+//! | `mcp_payload_bytes` | histogram | service_name, mcp_method_name, direction |
+//!
+//! With `spanmetrics_compat`, also the OTel Collector spanmetrics connector's
+//! `traces_span_metrics_calls_total` and `traces_span_metrics_duration_milliseconds`
+//! (service_name, span_name, span_kind, status_code).
+//!
+//! Past `max_series` a new label set is folded into its family's overflow series (every
+//! label `other`, `error_type` kept empty or `other`) and counted in
+//! `mcpcol_series_overflow_total{label="series"}`.
+
+use std::fmt;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, LabelSetEncoder,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Unit;
+use tokio::time::Instant;
+
+use super::cardinality::{Limits, OTHER};
+use super::series::{encode_labels, SeriesKey, SeriesList, SeriesMap, TraceExemplar};
+use super::sessions::SessionTracker;
+use super::MetricsConfig;
+use crate::mcp::operation::{Side, TargetKind};
+use crate::mcp::Operation;
+use crate::telemetry::Telemetry;
+
+/// Payload-size buckets, bytes.
+pub const PAYLOAD_BUCKETS: &[f64] = &[
+    128.0, 512.0, 2048.0, 8192.0, 32768.0, 131072.0, 524288.0, 2097152.0, 8388608.0,
+];
+/// Session-duration buckets, seconds (the conventions give none that fit sessions).
+pub const SESSION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0,
+    86400.0,
+];
+/// The spanmetrics connector's default duration buckets, milliseconds.
+pub const SPANMETRICS_BUCKETS_MS: &[f64] = &[
+    2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0, 5000.0,
+    10000.0, 15000.0,
+];
+
+// === label sets ===
+
+/// Labels of the operation-duration histograms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationKey {
+    service: String,
+    method: String,
+    tool: String,
+    prompt: String,
+    resource: String,
+    error_type: String,
+    transport: &'static str,
+    protocol: String,
+}
+
+/// Borrowed [`OperationKey`].
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct OperationKeyRef<'a> {
+    service: &'a str,
+    method: &'a str,
+    tool: &'a str,
+    prompt: &'a str,
+    resource: &'a str,
+    error_type: &'a str,
+    transport: &'static str,
+    protocol: &'a str,
+}
+
+impl SeriesKey for OperationKey {
+    type Ref<'a> = OperationKeyRef<'a>;
+
+    fn matches(&self, o: &OperationKeyRef<'_>) -> bool {
+        self.service == o.service
+            && self.method == o.method
+            && self.tool == o.tool
+            && self.prompt == o.prompt
+            && self.resource == o.resource
+            && self.error_type == o.error_type
+            && self.transport == o.transport
+            && self.protocol == o.protocol
+    }
+
+    fn to_owned_key(o: &OperationKeyRef<'_>) -> Self {
+        OperationKey {
+            service: o.service.to_owned(),
+            method: o.method.to_owned(),
+            tool: o.tool.to_owned(),
+            prompt: o.prompt.to_owned(),
+            resource: o.resource.to_owned(),
+            error_type: o.error_type.to_owned(),
+            transport: o.transport,
+            protocol: o.protocol.to_owned(),
+        }
+    }
+}
+
+impl EncodeLabelSet for OperationKey {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        encode_labels(
+            encoder,
+            &[
+                ("service_name", &self.service),
+                ("mcp_method_name", &self.method),
+                ("gen_ai_tool_name", &self.tool),
+                ("gen_ai_prompt_name", &self.prompt),
+                ("mcp_resource_uri", &self.resource),
+                ("error_type", &self.error_type),
+                ("network_transport", self.transport),
+                ("mcp_protocol_version", &self.protocol),
+            ],
+        )
+    }
+}
+
+macro_rules! string_key {
+    ($(#[$doc:meta])* $name:ident, $ref:ident { $($field:ident => $label:literal),* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name { $($field: String),* }
+
+        #[doc = concat!("Borrowed [`", stringify!($name), "`].")]
+        #[derive(Debug, Clone, Copy, Hash)]
+        pub struct $ref<'a> { $($field: &'a str),* }
+
+        impl SeriesKey for $name {
+            type Ref<'a> = $ref<'a>;
+            fn matches(&self, o: &$ref<'_>) -> bool { true $(&& self.$field == o.$field)* }
+            fn to_owned_key(o: &$ref<'_>) -> Self { $name { $($field: o.$field.to_owned()),* } }
+        }
+
+        impl EncodeLabelSet for $name {
+            fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+                encode_labels(encoder, &[$(($label, &self.$field)),*])
+            }
+        }
+    };
+}
+
+string_key!(
+    /// Labels of `mcp_payload_bytes`.
+    PayloadKey, PayloadKeyRef { service => "service_name", method => "mcp_method_name", direction => "direction" }
+);
+string_key!(
+    /// Labels of `mcp_server_session_duration_seconds`.
+    SessionDurationKey, SessionDurationKeyRef { service => "service_name", transport => "network_transport", protocol => "mcp_protocol_version", error_type => "error_type" }
+);
+string_key!(
+    /// Labels of `mcp_session_operations_total`.
+    SessionOpsKey, SessionOpsKeyRef { service => "service_name", session => "mcp_session_id" }
+);
+string_key!(
+    /// Labels of `mcp_sessions_active`.
+    ServiceKey, ServiceKeyRef { service => "service_name" }
+);
+
+/// Labels of the spanmetrics-compatible families.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanKey {
+    service: String,
+    span_name: String,
+    kind: &'static str,
+    status: &'static str,
+}
+
+/// Borrowed [`SpanKey`]; the span name is `method` or `method target`, as the
+/// conventions name MCP spans.
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct SpanKeyRef<'a> {
+    service: &'a str,
+    method: &'a str,
+    target: &'a str,
+    kind: &'static str,
+    status: &'static str,
+}
+
+impl SeriesKey for SpanKey {
+    type Ref<'a> = SpanKeyRef<'a>;
+
+    fn matches(&self, o: &SpanKeyRef<'_>) -> bool {
+        let name_matches = if o.target.is_empty() {
+            self.span_name == o.method
+        } else {
+            self.span_name.len() == o.method.len() + 1 + o.target.len()
+                && self.span_name.starts_with(o.method)
+                && self.span_name.ends_with(o.target)
+                && self.span_name.as_bytes()[o.method.len()] == b' '
+        };
+        name_matches && self.service == o.service && self.kind == o.kind && self.status == o.status
+    }
+
+    fn to_owned_key(o: &SpanKeyRef<'_>) -> Self {
+        SpanKey {
+            service: o.service.to_owned(),
+            span_name: if o.target.is_empty() {
+                o.method.to_owned()
+            } else {
+                format!("{} {}", o.method, o.target)
+            },
+            kind: o.kind,
+            status: o.status,
+        }
+    }
+}
+
+impl EncodeLabelSet for SpanKey {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        encode_labels(
+            encoder,
+            &[
+                ("service_name", &self.service),
+                ("span_name", &self.span_name),
+                ("span_kind", self.kind),
+                ("status_code", self.status),
+            ],
+        )
+    }
+}
+
+// === the aggregator ===
+
+type DurationHistogram = HistogramWithExemplars<TraceExemplar>;
+
+/// The writer side: owned by the mcp stage, updated for every operation.
+#[derive(Debug)]
+pub struct RedMetrics {
+    buckets: Vec<f64>,
+    max_series: usize,
+    spanmetrics: bool,
+    limits: Limits,
+    sessions: SessionTracker,
+    server: SeriesMap<OperationKey, DurationHistogram>,
+    client: SeriesMap<OperationKey, DurationHistogram>,
+    payload: SeriesMap<PayloadKey, Histogram>,
+    session_duration: SeriesMap<SessionDurationKey, Histogram>,
+    session_ops: SeriesMap<SessionOpsKey, Counter>,
+    sessions_active: SeriesMap<ServiceKey, Gauge>,
+    span_calls: SeriesMap<SpanKey, Counter>,
+    span_duration: SeriesMap<SpanKey, Histogram>,
+}
+
+/// The scrape side: encodes every family from snapshots.
+#[derive(Debug)]
+pub struct RedCollector {
+    server: SeriesList<OperationKey, DurationHistogram>,
+    client: SeriesList<OperationKey, DurationHistogram>,
+    payload: SeriesList<PayloadKey, Histogram>,
+    session_duration: SeriesList<SessionDurationKey, Histogram>,
+    session_ops: SeriesList<SessionOpsKey, Counter>,
+    sessions_active: SeriesList<ServiceKey, Gauge>,
+    span_calls: SeriesList<SpanKey, Counter>,
+    span_duration: SeriesList<SpanKey, Histogram>,
+    spanmetrics: bool,
+}
+
+impl RedMetrics {
+    /// The aggregator and its collector (register the collector in the registry that
+    /// `/metrics` serves).
+    pub fn new(config: &MetricsConfig) -> (Self, RedCollector) {
+        let (server, server_list) = SeriesMap::new();
+        let (client, client_list) = SeriesMap::new();
+        let (payload, payload_list) = SeriesMap::new();
+        let (session_duration, session_duration_list) = SeriesMap::new();
+        let (session_ops, session_ops_list) = SeriesMap::new();
+        let (sessions_active, sessions_active_list) = SeriesMap::new();
+        let (span_calls, span_calls_list) = SeriesMap::new();
+        let (span_duration, span_duration_list) = SeriesMap::new();
+        (
+            RedMetrics {
+                buckets: config.buckets.clone(),
+                max_series: config.max_series,
+                spanmetrics: config.spanmetrics_compat,
+                limits: Limits::new(
+                    config.max_services,
+                    config.max_targets_per_service,
+                    config.max_series,
+                ),
+                sessions: SessionTracker::new(
+                    config.sessions.max_active,
+                    config.sessions.top,
+                    config.sessions.idle_timeout,
+                ),
+                server,
+                client,
+                payload,
+                session_duration,
+                session_ops,
+                sessions_active,
+                span_calls,
+                span_duration,
+            },
+            RedCollector {
+                server: server_list,
+                client: client_list,
+                payload: payload_list,
+                session_duration: session_duration_list,
+                session_ops: session_ops_list,
+                sessions_active: sessions_active_list,
+                span_calls: span_calls_list,
+                span_duration: span_duration_list,
+                spanmetrics: config.spanmetrics_compat,
+            },
+        )
+    }
+
+    /// Series in all families now.
+    pub fn series(&self) -> usize {
+        self.server.len()
+            + self.client.len()
+            + self.payload.len()
+            + self.session_duration.len()
+            + self.session_ops.len()
+            + self.sessions_active.len()
+            + self.span_calls.len()
+            + self.span_duration.len()
+    }
+
+    /// Sessions tracked now.
+    pub fn active_sessions(&self) -> usize {
+        self.sessions.active()
+    }
+
+    /// Aggregates one operation, received at `now`.
+    pub fn record(&mut self, op: &Operation, now: Instant, telemetry: &Telemetry) {
+        let admitted = self.limits.admit(op, telemetry);
+        let (tool, prompt, resource) = match op.target.as_ref().map(|t| t.kind) {
+            Some(TargetKind::Tool) => (admitted.target, "", ""),
+            Some(TargetKind::Prompt) => ("", admitted.target, ""),
+            Some(TargetKind::Resource) => ("", "", admitted.target),
+            None => ("", "", ""),
+        };
+        let key = OperationKeyRef {
+            service: admitted.service,
+            method: admitted.method,
+            tool,
+            prompt,
+            resource,
+            error_type: admitted.error_type,
+            transport: op.transport.as_str(),
+            protocol: admitted.protocol,
+        };
+        let seconds = op.duration_nanos as f64 / 1e9;
+        let exemplar = TraceExemplar {
+            trace_id: op.trace_id,
+            span_id: op.span_id,
+        };
+        let mut room = self.series() < self.max_series;
+        let buckets = &self.buckets;
+        let family = match op.side {
+            Side::Server => &mut self.server,
+            Side::Client => &mut self.client,
+        };
+        let make = || HistogramWithExemplars::new(buckets.iter().copied());
+        let histogram = match family.get_or_create(&key, room, make) {
+            Some(h) => h,
+            None => {
+                telemetry.series_overflow("series");
+                let overflow = overflow_key(&key);
+                match family.get_or_create(&overflow, true, make) {
+                    Some(h) => h,
+                    None => return,
+                }
+            }
+        };
+        histogram.observe(seconds, Some(exemplar), None);
+
+        for (direction, bytes) in [
+            ("request", op.request_bytes),
+            ("response", op.response_bytes),
+        ] {
+            let Some(bytes) = bytes else { continue };
+            room = self.series() < self.max_series;
+            let key = PayloadKeyRef {
+                service: admitted.service,
+                method: admitted.method,
+                direction,
+            };
+            let make = || Histogram::new(PAYLOAD_BUCKETS.iter().copied());
+            let histogram = match self.payload.get_or_create(&key, room, make) {
+                Some(h) => h,
+                None => {
+                    telemetry.series_overflow("series");
+                    let other = PayloadKeyRef {
+                        service: OTHER,
+                        method: OTHER,
+                        direction,
+                    };
+                    match self.payload.get_or_create(&other, true, make) {
+                        Some(h) => h,
+                        None => continue,
+                    }
+                }
+            };
+            histogram.observe(bytes as f64);
+        }
+
+        if let (Side::Server, Some(session)) = (op.side, op.session.as_deref()) {
+            self.record_session(
+                admitted.service,
+                session,
+                op.transport.as_str(),
+                admitted.protocol,
+                now,
+                telemetry,
+            );
+        }
+
+        if self.spanmetrics {
+            let key = SpanKeyRef {
+                service: admitted.service,
+                method: admitted.method,
+                target: admitted.target,
+                kind: match op.side {
+                    Side::Server => "SPAN_KIND_SERVER",
+                    Side::Client => "SPAN_KIND_CLIENT",
+                },
+                status: if op.outcome.is_error() {
+                    "STATUS_CODE_ERROR"
+                } else {
+                    "STATUS_CODE_UNSET"
+                },
+            };
+            let other = SpanKeyRef {
+                service: OTHER,
+                method: OTHER,
+                target: "",
+                ..key
+            };
+            room = self.series() < self.max_series;
+            let calls = match self.span_calls.get_or_create(&key, room, Counter::default) {
+                Some(c) => Some(c),
+                None => self
+                    .span_calls
+                    .get_or_create(&other, true, Counter::default),
+            };
+            if let Some(calls) = calls {
+                calls.inc();
+            }
+            room = self.series() < self.max_series;
+            let make = || Histogram::new(SPANMETRICS_BUCKETS_MS.iter().copied());
+            let duration = match self.span_duration.get_or_create(&key, room, make) {
+                Some(h) => Some(h),
+                None => self.span_duration.get_or_create(&other, true, make),
+            };
+            if let Some(duration) = duration {
+                duration.observe(op.duration_nanos as f64 / 1e6);
+            }
+        }
+        telemetry.series_used(self.series());
+    }
+
+    fn record_session(
+        &mut self,
+        service: &str,
+        session: &str,
+        transport: &'static str,
+        protocol: &str,
+        now: Instant,
+        telemetry: &Telemetry,
+    ) {
+        let touch = self
+            .sessions
+            .touch(service, session, transport, protocol, now);
+        if !touch.tracked {
+            telemetry.series_overflow("mcp_session_id");
+        }
+        if touch.opened {
+            if let Some(gauge) =
+                self.sessions_active
+                    .get_or_create(&ServiceKeyRef { service }, true, Gauge::default)
+            {
+                gauge.inc();
+            }
+        }
+        let session_label = if touch.named { session } else { OTHER };
+        let key = SessionOpsKeyRef {
+            service,
+            session: session_label,
+        };
+        // Named series are bounded by sessions.top per service; "other" by the services cap.
+        if let Some(counter) = self.session_ops.get_or_create(&key, true, Counter::default) {
+            counter.inc();
+        }
+    }
+
+    /// Closes idle sessions: observes their durations and removes their series.
+    pub fn sweep(&mut self, now: Instant, telemetry: &Telemetry) {
+        for closed in self.sessions.sweep(now) {
+            let key = SessionDurationKeyRef {
+                service: &closed.service,
+                transport: closed.transport,
+                protocol: &closed.protocol,
+                error_type: "",
+            };
+            let make = || Histogram::new(SESSION_BUCKETS.iter().copied());
+            if let Some(histogram) = self.session_duration.get_or_create(&key, true, make) {
+                histogram.observe(closed.duration.as_secs_f64());
+            }
+            if closed.named {
+                self.session_ops.remove(&SessionOpsKeyRef {
+                    service: &closed.service,
+                    session: &closed.session,
+                });
+            }
+            // The gauge stays (at 0 when idle): "no active session" is an answer too.
+            let service = ServiceKeyRef {
+                service: &closed.service,
+            };
+            if let Some(gauge) = self
+                .sessions_active
+                .get_or_create(&service, false, Gauge::default)
+            {
+                gauge.dec();
+            }
+        }
+        telemetry.series_used(self.series());
+    }
+}
+
+fn overflow_key<'a>(key: &OperationKeyRef<'a>) -> OperationKeyRef<'a> {
+    let other_if = |v: &str| if v.is_empty() { "" } else { OTHER };
+    OperationKeyRef {
+        service: OTHER,
+        method: OTHER,
+        tool: other_if(key.tool),
+        prompt: other_if(key.prompt),
+        resource: other_if(key.resource),
+        error_type: other_if(key.error_type),
+        transport: key.transport,
+        protocol: other_if(key.protocol),
+    }
+}
+
+// === exposition ===
+
+fn encode_family<K: EncodeLabelSet, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    metric_type: MetricType,
+    series: &[(std::sync::Arc<K>, std::sync::Arc<M>)],
+) -> Result<(), fmt::Error> {
+    if series.is_empty() {
+        return Ok(());
+    }
+    let mut family = encoder.encode_descriptor(name, help, unit, metric_type)?;
+    for (key, metric) in series {
+        metric.encode(family.encode_family(key.as_ref())?)?;
+    }
+    Ok(())
+}
+
+impl Collector for RedCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let seconds = Unit::Seconds;
+        encode_family(
+            &mut encoder,
+            "mcp_server_operation_duration",
+            "MCP request or notification duration as observed on the receiver, from spans",
+            Some(&seconds),
+            MetricType::Histogram,
+            &self.server.snapshot(),
+        )?;
+        encode_family(
+            &mut encoder,
+            "mcp_client_operation_duration",
+            "MCP request or notification duration as observed on the sender, from spans",
+            Some(&seconds),
+            MetricType::Histogram,
+            &self.client.snapshot(),
+        )?;
+        encode_family(
+            &mut encoder,
+            "mcp_server_session_duration",
+            "Duration of MCP sessions on the server, observed when they close (idle timeout)",
+            Some(&seconds),
+            MetricType::Histogram,
+            &self.session_duration.snapshot(),
+        )?;
+        encode_family(
+            &mut encoder,
+            "mcp_sessions_active",
+            "MCP sessions with an operation within the idle timeout",
+            None,
+            MetricType::Gauge,
+            &self.sessions_active.snapshot(),
+        )?;
+        encode_family(
+            &mut encoder,
+            "mcp_session_operations",
+            "Server operations per session (the first sessions.top per service; the rest as other)",
+            None,
+            MetricType::Counter,
+            &self.session_ops.snapshot(),
+        )?;
+        encode_family(
+            &mut encoder,
+            "mcp_payload",
+            "Size of MCP request and response payloads, where the spans carry it",
+            Some(&Unit::Bytes),
+            MetricType::Histogram,
+            &self.payload.snapshot(),
+        )?;
+        if self.spanmetrics {
+            encode_family(
+                &mut encoder,
+                "traces_span_metrics_calls",
+                "MCP operations, with the OTel Collector spanmetrics connector's names",
+                None,
+                MetricType::Counter,
+                &self.span_calls.snapshot(),
+            )?;
+            encode_family(
+                &mut encoder,
+                "traces_span_metrics_duration",
+                "MCP operation durations, with the OTel Collector spanmetrics connector's names",
+                Some(&Unit::Other("milliseconds".to_owned())),
+                MetricType::Histogram,
+                &self.span_duration.snapshot(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::operation::{DialectId, Method, Outcome, Service, Target, Transport};
+    use crate::metrics::exposition::{render, Format};
+    use prometheus_client::registry::Registry;
+    use std::time::Duration;
+
+    fn op(session: &str, tool: &str) -> Operation {
+        Operation {
+            service: Service {
+                name: "svc".into(),
+                ..Service::default()
+            },
+            side: Side::Server,
+            method: Method::ToolsCall,
+            target: Some(Target {
+                kind: TargetKind::Tool,
+                name: tool.into(),
+            }),
+            session: Some(session.into()),
+            client: None,
+            transport: Transport::StreamableHttp,
+            protocol_version: Some("2025-11-25".into()),
+            outcome: Outcome::Ok,
+            error_message: None,
+            request_id: None,
+            start_unix_nano: 0,
+            duration_nanos: 20_000_000,
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            request_bytes: Some(300),
+            response_bytes: None,
+            dialect: DialectId::Semconv,
+        }
+    }
+
+    fn scrape(collector: RedCollector) -> (String, impl Fn() -> String) {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(collector));
+        let text = render(&registry, Format::Prometheus).unwrap();
+        (text.clone(), move || {
+            render(&registry, Format::Prometheus).unwrap()
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_sessions_close_observe_their_duration_and_leave() {
+        let config = MetricsConfig {
+            sessions: crate::metrics::SessionsConfig {
+                top: 1,
+                idle_timeout: Duration::from_secs(60),
+                ..Default::default()
+            },
+            ..MetricsConfig::default()
+        };
+        let telemetry = Telemetry::new(10);
+        let (mut red, collector) = RedMetrics::new(&config);
+        let (_, scrape) = scrape(collector);
+        red.record(&op("a", "add"), Instant::now(), &telemetry);
+        red.record(&op("b", "add"), Instant::now(), &telemetry);
+        tokio::time::advance(Duration::from_secs(20)).await;
+        red.record(&op("a", "add"), Instant::now(), &telemetry);
+        let text = scrape();
+        assert!(
+            text.contains("mcp_sessions_active{service_name=\"svc\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "mcp_session_operations_total{service_name=\"svc\",mcp_session_id=\"a\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "mcp_session_operations_total{service_name=\"svc\",mcp_session_id=\"other\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("mcp_payload_bytes_count{service_name=\"svc\",mcp_method_name=\"tools/call\",direction=\"request\"} 3\n"), "{text}");
+
+        tokio::time::advance(Duration::from_secs(61)).await;
+        red.sweep(Instant::now(), &telemetry);
+        let text = scrape();
+        assert!(
+            text.contains("mcp_sessions_active{service_name=\"svc\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("mcp_session_id=\"a\""),
+            "a closed session's series leaves:\n{text}"
+        );
+        assert!(text.contains(
+            "mcp_server_session_duration_seconds_count{service_name=\"svc\",network_transport=\"streamable-http\",mcp_protocol_version=\"2025-11-25\"} 2\n"
+        ), "{text}");
+        // a: 20 s from first to last operation; b: 0 s.
+        assert!(text.contains(
+            "mcp_server_session_duration_seconds_sum{service_name=\"svc\",network_transport=\"streamable-http\",mcp_protocol_version=\"2025-11-25\"} 20.0\n"
+        ), "{text}");
+    }
+
+    #[test]
+    fn spanmetrics_compat_names_and_labels() {
+        let config = MetricsConfig {
+            spanmetrics_compat: true,
+            ..MetricsConfig::default()
+        };
+        let telemetry = Telemetry::new(10);
+        let (mut red, collector) = RedMetrics::new(&config);
+        let mut failed = op("s", "fail");
+        failed.outcome = Outcome::Error("tool_error".into());
+        red.record(&failed, Instant::now(), &telemetry);
+        red.record(&op("s", "add"), Instant::now(), &telemetry);
+        let (_, scrape) = scrape(collector);
+        let text = scrape();
+        assert!(text.contains(
+            "traces_span_metrics_calls_total{service_name=\"svc\",span_name=\"tools/call fail\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_ERROR\"} 1\n"
+        ), "{text}");
+        assert!(text.contains(
+            "traces_span_metrics_duration_milliseconds_bucket{le=\"50.0\",service_name=\"svc\",span_name=\"tools/call add\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\"} 1\n"
+        ), "{text}");
+    }
+}
