@@ -51,6 +51,15 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
+    /// Every reason, for initialising the counters at zero.
+    pub const ALL: [RefusalReason; 5] = [
+        RefusalReason::Malformed,
+        RefusalReason::Invalid,
+        RefusalReason::TooLarge,
+        RefusalReason::Throttled,
+        RefusalReason::UnsupportedMediaType,
+    ];
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +114,20 @@ struct OverflowLabels {
 struct BuildLabels {
     version: &'static str,
 }
+
+/// Labels a cardinality cap can fold into "other" (`mcpcol_series_overflow_total{label}`);
+/// `series` is the total `metrics.max_series`.
+pub const OVERFLOW_LABELS: [&str; 9] = [
+    "service_name",
+    "mcp_method_name",
+    "gen_ai_tool_name",
+    "gen_ai_prompt_name",
+    "mcp_resource_uri",
+    "error_type",
+    "mcp_protocol_version",
+    "mcp_session_id",
+    "series",
+];
 
 /// The registry and every self-metric; shared by all stages behind an `Arc`.
 #[derive(Debug)]
@@ -222,6 +245,34 @@ impl Telemetry {
             "Always 1; the labels say which mcpcol build is running",
             build_info,
         );
+        // Every known label value starts at zero, so each family is listed from the first
+        // scrape and rate() works from the first event.
+        for transport in [Transport::Grpc, Transport::Http] {
+            let labels = TransportLabels { transport };
+            let _ = accepted_spans.get_or_create(&labels);
+            let _ = accepted_log_records.get_or_create(&labels);
+            let _ = accepted_metric_points.get_or_create(&labels);
+            for reason in RefusalReason::ALL {
+                let _ = refused_spans.get_or_create(&RefusedLabels { transport, reason });
+                let _ = refused_requests.get_or_create(&RefusedLabels { transport, reason });
+            }
+        }
+        for dialect in crate::mcp::operation::DialectId::ALL {
+            for side in ["server", "client"] {
+                let _ = operations.get_or_create(&OperationLabels {
+                    dialect: dialect.as_str(),
+                    side,
+                });
+            }
+        }
+        for reason in crate::mcp::Unrecognised::ALL {
+            let _ = unrecognised.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
+        for label in OVERFLOW_LABELS {
+            let _ = series_overflow.get_or_create(&OverflowLabels { label });
+        }
         Telemetry {
             registry,
             accepted_spans,

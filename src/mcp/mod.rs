@@ -50,6 +50,17 @@ pub enum Unrecognised {
 }
 
 impl Unrecognised {
+    /// Every reason, for initialising the counters at zero.
+    pub const ALL: [Unrecognised; 7] = [
+        Unrecognised::NotMcp,
+        Unrecognised::Wrapper,
+        Unrecognised::Duplicate,
+        Unrecognised::InternalCall,
+        Unrecognised::NoMethod,
+        Unrecognised::UnexpectedKind,
+        Unrecognised::InvalidIds,
+    ];
+
     /// The `reason` label.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -246,6 +246,15 @@ pub enum DialectId {
 }
 
 impl DialectId {
+    /// Every dialect, for initialising counters at zero.
+    pub const ALL: [DialectId; 5] = [
+        DialectId::Semconv,
+        DialectId::Fastmcp,
+        DialectId::TraceloopPython,
+        DialectId::TraceloopTs,
+        DialectId::Logfire,
+    ];
+
     /// Short name for labels and the API.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -557,9 +557,8 @@ fn encode_family<K: EncodeLabelSet, M: EncodeMetric>(
     metric_type: MetricType,
     series: &[(std::sync::Arc<K>, std::sync::Arc<M>)],
 ) -> Result<(), fmt::Error> {
-    if series.is_empty() {
-        return Ok(());
-    }
+    // The descriptor is written even without series: `# TYPE` then lists every family
+    // mcpcol can expose, which dashboards and their tests can rely on.
     let mut family = encoder.encode_descriptor(name, help, unit, metric_type)?;
     for (key, metric) in series {
         metric.encode(family.encode_family(key.as_ref())?)?;
