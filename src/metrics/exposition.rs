@@ -67,64 +67,53 @@ pub fn render(registry: &Registry, format: Format) -> Result<String, std::fmt::E
     })
 }
 
-/// Rewrites OpenMetrics text as Prometheus text 0.0.4 (see the module docs).
+/// Rewrites OpenMetrics text as Prometheus text 0.0.4 (see the module docs), in one pass:
+/// a `# HELP` line is held until its `# TYPE` line says whether the name needs `_total`.
 pub fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
+    let mut pending_help: Option<&str> = None;
     for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            if let Some(help) = pending_help.replace(rest) {
+                push_line(&mut out, &["# HELP ", help]);
+            }
             continue;
         }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
-            match kind {
-                "counter" => {
-                    out.push_str(&format!("# TYPE {name}_total counter\n"));
-                }
-                "unknown" => {
-                    out.push_str(&format!("# TYPE {name} untyped\n"));
-                }
-                _ => {
-                    out.push_str(line);
-                    out.push('\n');
-                }
+            let (suffix, kind) = match kind {
+                "counter" => ("_total", "counter"),
+                "unknown" => ("", "untyped"),
+                other => ("", other),
+            };
+            if let Some(help) = pending_help.take() {
+                let text = help.strip_prefix(name).unwrap_or(help);
+                push_line(&mut out, &["# HELP ", name, suffix, text]);
             }
+            push_line(&mut out, &["# TYPE ", name, suffix, " ", kind]);
             continue;
         }
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            // HELP comes before TYPE; fix_counter_help renames it once TYPE is known.
-            out.push_str("# HELP ");
-            out.push_str(rest);
-            out.push('\n');
+        if let Some(help) = pending_help.take() {
+            push_line(&mut out, &["# HELP ", help]);
+        }
+        if line == "# EOF" || line.starts_with("# UNIT ") {
             continue;
         }
         // Samples: drop the exemplar (" # {...} value [ts]") which 0.0.4 cannot carry.
-        let sample = match line.find(" # {") {
-            Some(at) => &line[..at],
-            None => line,
-        };
-        out.push_str(sample);
-        out.push('\n');
+        let sample = line.find(" # {").map_or(line, |at| &line[..at]);
+        push_line(&mut out, &[sample]);
     }
-    fix_counter_help(out)
-}
-
-/// In Prometheus text the HELP line of a counter must name the `_total` series, like
-/// its TYPE line. Rewrites `# HELP x …` followed by `# TYPE x_total counter`.
-fn fix_counter_help(text: String) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = String::with_capacity(text.len() + 256);
-    for (i, line) in lines.iter().enumerate() {
-        if let (Some(rest), Some(next)) = (line.strip_prefix("# HELP "), lines.get(i + 1)) {
-            let name = rest.split(' ').next().unwrap_or_default();
-            if *next == format!("# TYPE {name}_total counter") {
-                out.push_str(&format!("# HELP {name}_total{}\n", &rest[name.len()..]));
-                continue;
-            }
-        }
-        out.push_str(line);
-        out.push('\n');
+    if let Some(help) = pending_help {
+        push_line(&mut out, &["# HELP ", help]);
     }
     out
+}
+
+fn push_line(out: &mut String, parts: &[&str]) {
+    for part in parts {
+        out.push_str(part);
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]
