@@ -23,7 +23,7 @@ fn operation(i: u64, tools: u64) -> Operation {
             name: format!("server-{}", i % 5),
             ..Service::default()
         },
-        side: if i % 2 == 0 {
+        side: if i.is_multiple_of(2) {
             Side::Server
         } else {
             Side::Client
@@ -37,7 +37,7 @@ fn operation(i: u64, tools: u64) -> Operation {
         client: None,
         transport: Transport::StreamableHttp,
         protocol_version: Some("2025-11-25".into()),
-        outcome: if i % 10 == 0 {
+        outcome: if i.is_multiple_of(10) {
             Outcome::Error("tool_error".into())
         } else {
             Outcome::Ok
