@@ -4,8 +4,9 @@
 //! Order matters: all listeners are bound before anything is reported ready (so port 0
 //! works and a bind failure stops mcpcol before it half-starts); on shutdown the
 //! receivers stop accepting first, finish in-flight requests, then the pipeline drains,
-//! all within `service.shutdown_timeout`; the admin listener goes last so `/ready`
-//! answers 503 during the drain.
+//! and the exporters send what is queued, all within `service.shutdown_timeout` (past
+//! it, a memory queue's rest is counted as failed and a disk queue's stays on disk); the
+//! admin listener goes last so `/ready` answers 503 during the drain.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, Readiness};
 use crate::config::Config;
+use crate::export::Exporters;
 use crate::mcp::{self, recent::RecentOperations};
 use crate::metrics::red::RedMetrics;
 use crate::pipeline;
@@ -26,6 +28,9 @@ use crate::telemetry::Telemetry;
 /// Why mcpcol could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// An exporter could not start.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     /// A listener could not be bound.
     #[error("cannot listen on {address} ({key}): {source}; choose another address with --set {key}=HOST:PORT")]
     Bind {
@@ -60,6 +65,7 @@ pub struct Collector {
     shutdown_timeout: Duration,
     receivers: Vec<JoinHandle<()>>,
     stage: JoinHandle<u64>,
+    exporters: Exporters,
     admin: JoinHandle<()>,
 }
 
@@ -103,8 +109,10 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     telemetry.register_collector(Box::new(red_collector));
     let telemetry = Arc::new(telemetry);
     let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
+    let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
     let receiver = Arc::new(Receiver::new(
         handle,
+        exporters.queues(),
         telemetry.clone(),
         otlp.throttle_retry_after,
     ));
@@ -171,6 +179,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         shutdown_timeout: config.service.shutdown_timeout,
         receivers: vec![grpc_task, http_task],
         stage,
+        exporters,
         admin: admin_task,
     })
 }
@@ -214,13 +223,18 @@ impl Collector {
             timeout = %humantime::format_duration(self.shutdown_timeout),
             "stopping: no new connections; finishing in-flight requests and queued spans"
         );
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        let exporters = self.exporters;
         let drain = async {
             for task in self.receivers {
                 let _ = task.await;
             }
+            // No more spans can arrive: the exporters send what is queued meanwhile.
+            exporters.close();
             self.stage.await.unwrap_or_default()
         };
-        let processed = tokio::time::timeout(self.shutdown_timeout, drain).await;
+        let processed = tokio::time::timeout_at(deadline, drain).await;
+        exporters.drain(deadline).await;
         let left_in_queue = match processed {
             Ok(_) => 0,
             Err(_) => {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::export::config::ExportersConfig;
 use crate::metrics::MetricsConfig;
-use crate::pipeline::QueueConfig;
 use crate::receiver::ReceiversConfig;
 
 /// Everything mcpcol can be told. Every field has a default, so an empty file (or no
@@ -30,15 +30,6 @@ pub struct Config {
     pub exporters: ExportersConfig,
     /// `service`: process-wide settings.
     pub service: ServiceConfig,
-}
-
-/// `exporters` section. Exporters themselves come later; the queue bounds the pipeline
-/// today.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExportersConfig {
-    /// `exporters.queue`: spans held between receivers and exporters.
-    pub queue: QueueConfig,
 }
 
 /// `service` section.
@@ -64,7 +55,7 @@ impl Config {
     pub fn validate(&self, problems: &mut Vec<ConfigError>) {
         self.receivers.validate("receivers", problems);
         self.metrics.validate("metrics", problems);
-        self.exporters.queue.validate("exporters.queue", problems);
+        self.exporters.validate("exporters", problems);
         if self.service.shutdown_timeout > Duration::from_secs(3600) {
             problems.push(ConfigError::invalid(
                 "service.shutdown_timeout",

@@ -18,6 +18,7 @@ pub mod receiver;
 pub mod pipeline;
 pub mod mcp;
 pub mod metrics;
+pub mod export;
 pub mod admin;
 pub mod telemetry;
 pub mod app;

@@ -9,42 +9,12 @@
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use serde::Deserialize;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::config::ConfigError;
 use crate::telemetry::Telemetry;
 
-/// Spans waiting between the receivers and the exporters. When full, the receivers
-/// throttle clients rather than buffer without bound.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueueConfig {
-    /// Spans held before throttling. Default: 100 000. Range: 1 ..= 100 000 000.
-    pub max_spans: usize,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig { max_spans: 100_000 }
-    }
-}
-
-/// Largest queue we accept: beyond it, memory, not the queue, becomes the bound.
+/// Largest queue accepted (the config allows up to this many spans).
 const MAX_QUEUE_SPANS: usize = 100_000_000;
-
-impl QueueConfig {
-    /// Checks the values; `key` is where this section sits in the file.
-    pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
-        if self.max_spans == 0 || self.max_spans > MAX_QUEUE_SPANS {
-            problems.push(ConfigError::invalid(
-                format!("{key}.max_spans"),
-                self.max_spans,
-                "use a number of spans from 1 to 100000000",
-            ));
-        }
-    }
-}
 
 /// A decoded trace request with the queue permits its spans hold.
 #[derive(Debug)]
@@ -116,6 +86,41 @@ pub fn channel(capacity: usize, telemetry: Arc<Telemetry>) -> (PipelineHandle, P
     )
 }
 
+/// Room reserved in the pipeline queue for one request.
+#[derive(Debug)]
+pub struct PipelineReservation {
+    handle: PipelineHandle,
+    permit: Option<OwnedSemaphorePermit>,
+    spans: usize,
+}
+
+impl PipelineReservation {
+    /// Queues the request in the reserved room.
+    pub fn push(self, request: ExportTraceServiceRequest) -> Result<(), PushError> {
+        let Some(permit) = self.permit else {
+            return Ok(()); // an empty request: nothing to queue
+        };
+        let batch = TraceBatch {
+            request,
+            spans: self.spans,
+            _permit: permit,
+        };
+        match self.handle.tx.try_send(batch) {
+            Ok(()) => {
+                self.handle
+                    .telemetry
+                    .pipeline_queue_size(self.handle.queued());
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(PushError::Full {
+                queued: self.handle.queued(),
+                capacity: self.handle.capacity,
+            }),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PushError::Closed),
+        }
+    }
+}
+
 impl PipelineHandle {
     /// Queues a request of `spans` spans without waiting. An empty request is not
     /// queued (nothing downstream needs it) and succeeds.
@@ -124,8 +129,20 @@ impl PipelineHandle {
         request: ExportTraceServiceRequest,
         spans: usize,
     ) -> Result<(), PushError> {
+        self.try_reserve(spans)?.push(request)
+    }
+
+    /// Reserves room for `spans` spans without waiting.
+    pub fn try_reserve(&self, spans: usize) -> Result<PipelineReservation, PushError> {
         if spans == 0 {
-            return Ok(());
+            return Ok(PipelineReservation {
+                handle: self.clone(),
+                permit: None,
+                spans,
+            });
+        }
+        if self.tx.is_closed() {
+            return Err(PushError::Closed);
         }
         let capacity = self.capacity;
         if spans > capacity {
@@ -143,22 +160,11 @@ impl PipelineHandle {
             }
             Err(TryAcquireError::Closed) => return Err(PushError::Closed),
         };
-        let batch = TraceBatch {
-            request,
+        Ok(PipelineReservation {
+            handle: self.clone(),
+            permit: Some(permit),
             spans,
-            _permit: permit,
-        };
-        match self.tx.try_send(batch) {
-            Ok(()) => {
-                self.telemetry.pipeline_queue_size(self.queued());
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(PushError::Full {
-                queued: self.queued(),
-                capacity,
-            }),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(PushError::Closed),
-        }
+        })
     }
 
     /// Spans queued now.

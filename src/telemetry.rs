@@ -13,6 +13,7 @@ use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEn
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// How a request reached mcpcol.
@@ -111,6 +112,27 @@ struct OverflowLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExporterLabels {
+    exporter: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExporterReasonLabels {
+    exporter: String,
+    reason: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn batch_histogram() -> Histogram {
+    Histogram::new([1.0, 8.0, 64.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0])
+}
+
+fn send_histogram() -> Histogram {
+    Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -146,6 +168,17 @@ pub struct Telemetry {
     series_overflow: Family<OverflowLabels, Counter>,
     series_used: Gauge,
     overflow_warned: Mutex<HashSet<&'static str>>,
+    exporter_enqueued: Family<ExporterLabels, Counter>,
+    exporter_sent: Family<ExporterLabels, Counter>,
+    exporter_failed: Family<ExporterReasonLabels, Counter>,
+    exporter_dropped: Family<ExporterReasonLabels, Counter>,
+    exporter_retries: Family<ExporterLabels, Counter>,
+    exporter_queue_size: Family<ExporterLabels, Gauge>,
+    exporter_queue_capacity: Family<ExporterLabels, Gauge>,
+    exporter_corrupt: Family<ExporterLabels, Counter>,
+    exporter_batch_spans: HistogramFamily<ExporterLabels>,
+    exporter_send_seconds: HistogramFamily<ExporterLabels>,
+    exporter_warned: Mutex<HashSet<String>>,
     /// Reasons already logged at WARN; short critical sections only, never across
     /// an `.await`.
     warned: Mutex<HashSet<(Transport, RefusalReason)>>,
@@ -234,6 +267,69 @@ impl Telemetry {
             "Series of MCP metrics now (metrics.max_series caps them)",
             series_used.clone(),
         );
+        let exporter_enqueued = Family::<ExporterLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_enqueued_spans",
+            "Spans put in an exporter's queue",
+            exporter_enqueued.clone(),
+        );
+        let exporter_sent = Family::<ExporterLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_sent_spans",
+            "Spans an exporter sent and the downstream accepted",
+            exporter_sent.clone(),
+        );
+        let exporter_failed = Family::<ExporterReasonLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_send_failed_spans",
+            "Spans an exporter gave up on, by reason (permanent error, retries exhausted, rejected, shutdown)",
+            exporter_failed.clone(),
+        );
+        let exporter_dropped = Family::<ExporterReasonLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_dropped_spans",
+            "Spans not queued for an exporter because its queue was full (on_full: drop)",
+            exporter_dropped.clone(),
+        );
+        let exporter_retries = Family::<ExporterLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_retries",
+            "Send attempts repeated after a retryable failure",
+            exporter_retries.clone(),
+        );
+        let exporter_queue_size = Family::<ExporterLabels, Gauge>::default();
+        registry.register(
+            "mcpcol_exporter_queue_size",
+            "Spans in an exporter's queue (waiting or being sent)",
+            exporter_queue_size.clone(),
+        );
+        let exporter_queue_capacity = Family::<ExporterLabels, Gauge>::default();
+        registry.register(
+            "mcpcol_exporter_queue_capacity",
+            "Spans an exporter's queue holds before clients are throttled",
+            exporter_queue_capacity.clone(),
+        );
+        let exporter_corrupt = Family::<ExporterLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_queue_corrupt_records",
+            "Damaged records found and skipped in a persistent queue",
+            exporter_corrupt.clone(),
+        );
+        let exporter_batch_spans: HistogramFamily<ExporterLabels> =
+            Family::new_with_constructor(batch_histogram);
+        registry.register(
+            "mcpcol_exporter_batch_spans",
+            "Spans per request sent by an exporter",
+            exporter_batch_spans.clone(),
+        );
+        let exporter_send_seconds: HistogramFamily<ExporterLabels> =
+            Family::new_with_constructor(send_histogram);
+        registry.register_with_unit(
+            "mcpcol_exporter_send_duration",
+            "Duration of one send attempt of an exporter",
+            prometheus_client::registry::Unit::Seconds,
+            exporter_send_seconds.clone(),
+        );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -288,6 +384,17 @@ impl Telemetry {
             series_overflow,
             series_used,
             overflow_warned: Mutex::new(HashSet::new()),
+            exporter_enqueued,
+            exporter_sent,
+            exporter_failed,
+            exporter_dropped,
+            exporter_retries,
+            exporter_queue_size,
+            exporter_queue_capacity,
+            exporter_corrupt,
+            exporter_batch_spans,
+            exporter_send_seconds,
+            exporter_warned: Mutex::new(HashSet::new()),
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -371,6 +478,115 @@ impl Telemetry {
         if values > 0 {
             self.values_truncated.inc_by(values);
         }
+    }
+
+    /// An exporter exists: its families start at zero.
+    pub fn exporter_registered(&self, exporter: &str, capacity: u64) {
+        let labels = ExporterLabels {
+            exporter: exporter.to_owned(),
+        };
+        let _ = self.exporter_enqueued.get_or_create(&labels);
+        let _ = self.exporter_sent.get_or_create(&labels);
+        let _ = self.exporter_retries.get_or_create(&labels);
+        let _ = self.exporter_corrupt.get_or_create(&labels);
+        self.exporter_queue_capacity
+            .get_or_create(&labels)
+            .set(i64::try_from(capacity).unwrap_or(i64::MAX));
+        let _ = self.exporter_queue_size.get_or_create(&labels);
+    }
+
+    /// Spans put in an exporter's queue.
+    pub fn exporter_enqueued(&self, exporter: &str, spans: u64) {
+        self.exporter_enqueued
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc_by(spans);
+    }
+
+    /// Spans sent and accepted downstream.
+    pub fn exporter_sent(&self, exporter: &str, spans: u64) {
+        self.exporter_sent
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc_by(spans);
+    }
+
+    /// Spans given up on. The first failure per exporter and reason is logged at ERROR
+    /// (data is lost), later ones at DEBUG.
+    pub fn exporter_failed(&self, exporter: &str, reason: &str, spans: u64, detail: &str) {
+        self.exporter_failed
+            .get_or_create(&ExporterReasonLabels {
+                exporter: exporter.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc_by(spans);
+        if self.first_time(format!("failed/{exporter}/{reason}")) {
+            tracing::error!(exporter, reason, spans, detail, "export failed, spans lost; further failures for this reason are only counted (mcpcol_exporter_send_failed_spans_total)");
+        } else {
+            tracing::debug!(exporter, reason, spans, detail, "export failed");
+        }
+    }
+
+    /// Spans dropped at a full queue (`on_full: drop`).
+    pub fn exporter_dropped(&self, exporter: &str, reason: &str, spans: u64) {
+        self.exporter_dropped
+            .get_or_create(&ExporterReasonLabels {
+                exporter: exporter.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc_by(spans);
+        if self.first_time(format!("dropped/{exporter}/{reason}")) {
+            tracing::warn!(exporter, reason, spans, "dropping spans for this exporter (queue.on_full: drop); counted in mcpcol_exporter_dropped_spans_total");
+        }
+    }
+
+    /// A send attempt is repeated.
+    pub fn exporter_retry(&self, exporter: &str) {
+        self.exporter_retries
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Spans in an exporter's queue now.
+    pub fn exporter_queue_size(&self, exporter: &str, spans: u64) {
+        self.exporter_queue_size
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .set(i64::try_from(spans).unwrap_or(i64::MAX));
+    }
+
+    /// Damaged records skipped in a persistent queue.
+    pub fn exporter_corrupt(&self, exporter: &str, records: u64) {
+        self.exporter_corrupt
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc_by(records);
+    }
+
+    /// One send attempt of `spans` spans took `elapsed`.
+    pub fn exporter_attempt(&self, exporter: &str, spans: u64, elapsed: std::time::Duration) {
+        let labels = ExporterLabels {
+            exporter: exporter.to_owned(),
+        };
+        self.exporter_batch_spans
+            .get_or_create(&labels)
+            .observe(spans as f64);
+        self.exporter_send_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn first_time(&self, key: String) -> bool {
+        self.exporter_warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key)
     }
 
     /// A label value was folded into "other" by a cap.

@@ -241,7 +241,12 @@ async fn undecodable_bytes_get_invalid_argument_and_the_server_stays_up() {
 async fn full_pipeline_throttles_with_retry_info() {
     let telemetry = Arc::new(Telemetry::new(5));
     let (handle, mut queue) = pipeline::channel(5, telemetry.clone());
-    let receiver = Arc::new(Receiver::new(handle, telemetry, Duration::from_secs(7)));
+    let receiver = Arc::new(Receiver::new(
+        handle,
+        vec![],
+        telemetry,
+        Duration::from_secs(7),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let token = tokio_util::sync::CancellationToken::new();

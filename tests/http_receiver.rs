@@ -358,7 +358,12 @@ async fn logs_and_metrics_are_accepted_and_counted() {
 async fn full_pipeline_answers_503_with_retry_after() {
     let telemetry = Arc::new(Telemetry::new(4));
     let (handle, mut queue) = pipeline::channel(4, telemetry.clone());
-    let receiver = Arc::new(Receiver::new(handle, telemetry, Duration::from_secs(3)));
+    let receiver = Arc::new(Receiver::new(
+        handle,
+        vec![],
+        telemetry,
+        Duration::from_secs(3),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
     let token = tokio_util::sync::CancellationToken::new();

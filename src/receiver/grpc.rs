@@ -49,8 +49,12 @@ pub trait GrpcSignal: Send + Sync + 'static {
     type Request: Message + Default;
     /// Response message.
     type Response: Message + Default + Send + 'static;
-    /// Hands a decoded request to the receiver.
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status>;
+    /// Hands a decoded request (and its bytes as received) to the receiver.
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        raw: Bytes,
+    ) -> Result<Self::Response, Status>;
 }
 
 /// Traces: validated, queued, forwarded.
@@ -69,8 +73,12 @@ impl GrpcSignal for Traces {
     type Request = ExportTraceServiceRequest;
     type Response = ExportTraceServiceResponse;
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
-        match receiver.export_traces(Transport::Grpc, request) {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        raw: Bytes,
+    ) -> Result<Self::Response, Status> {
+        match receiver.export_traces(Transport::Grpc, request, Some(raw)) {
             Ok(accepted) => Ok(ExportTraceServiceResponse {
                 partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: accepted.rejected,
@@ -88,7 +96,11 @@ impl GrpcSignal for Logs {
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _raw: Bytes,
+    ) -> Result<Self::Response, Status> {
         let accepted = receiver.export_logs(Transport::Grpc, request);
         Ok(ExportLogsServiceResponse {
             partial_success: (accepted.rejected > 0).then_some(ExportLogsPartialSuccess {
@@ -105,7 +117,11 @@ impl GrpcSignal for Metrics {
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Self::Response, Status> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _raw: Bytes,
+    ) -> Result<Self::Response, Status> {
         receiver.export_metrics(Transport::Grpc, &request);
         Ok(ExportMetricsServiceResponse {
             partial_success: None,
@@ -254,8 +270,8 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let body = request.into_inner();
-        let result = match S::Request::decode(body) {
-            Ok(decoded) => S::export(&self.receiver, decoded).map(tonic::Response::new),
+        let result = match S::Request::decode(body.clone()) {
+            Ok(decoded) => S::export(&self.receiver, decoded, body).map(tonic::Response::new),
             Err(err) => {
                 let message = format!(
                     "cannot decode the {} request as protobuf: {err}",

@@ -94,8 +94,13 @@ trait HttpSignal: Send + Sync + 'static {
     const NAME: &'static str;
     type Request: Message + Default;
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError>;
-    /// Hands the request to the receiver; the answer as protobuf and as JSON.
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal>;
+    /// Hands the request (and the protobuf body as received, if it was one) to the
+    /// receiver; the answer as protobuf and as JSON.
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        raw: Option<Bytes>,
+    ) -> Result<Answer, Refusal>;
 }
 
 /// A success answer in both encodings; only one is sent.
@@ -127,8 +132,12 @@ impl HttpSignal for Traces {
         otlp_json::decode_traces(body)
     }
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
-        let accepted = receiver.export_traces(Transport::Http, request)?;
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        raw: Option<Bytes>,
+    ) -> Result<Answer, Refusal> {
+        let accepted = receiver.export_traces(Transport::Http, request, raw)?;
         let response = ExportTraceServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
                 rejected_spans: accepted.rejected,
@@ -150,7 +159,11 @@ impl HttpSignal for Logs {
         otlp_json::decode_logs(body)
     }
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _raw: Option<Bytes>,
+    ) -> Result<Answer, Refusal> {
         let accepted = receiver.export_logs(Transport::Http, request);
         let response = ExportLogsServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
@@ -173,7 +186,11 @@ impl HttpSignal for Metrics {
         otlp_json::decode_metrics(body)
     }
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _raw: Option<Bytes>,
+    ) -> Result<Answer, Refusal> {
         let accepted = receiver.export_metrics(Transport::Http, &request);
         Ok(Answer {
             protobuf: ExportMetricsServiceResponse {
@@ -309,8 +326,9 @@ async fn export<S: HttpSignal>(
             )
         }
     };
+    let raw = (encoding == Encoding::Protobuf).then(|| body.clone());
     let decoded = match encoding {
-        Encoding::Protobuf => S::Request::decode(body)
+        Encoding::Protobuf => S::Request::decode(body.clone())
             .map_err(|err| format!("cannot decode the body as a protobuf {}: {err}", S::NAME)),
         Encoding::Json => S::decode_json(&body)
             .map_err(|err| format!("cannot decode the body as an OTLP/JSON {}: {err}", S::NAME)),
@@ -327,7 +345,7 @@ async fn export<S: HttpSignal>(
             )
         }
     };
-    match S::export(receiver, request) {
+    match S::export(receiver, request, raw) {
         Ok(answer) => {
             let body = match encoding {
                 Encoding::Protobuf => answer.protobuf,

@@ -22,7 +22,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::Deserialize;
 
+use bytes::Bytes;
+use prost::Message;
+
 use crate::config::{validate_endpoint, ConfigError};
+use crate::export::config::OnFull;
+use crate::export::queue::{Entry, ExportQueue, Full};
 use crate::pipeline::{PipelineHandle, PushError};
 use crate::telemetry::{RefusalReason, Telemetry, Transport};
 
@@ -187,15 +192,22 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Receiver {
     pipeline: PipelineHandle,
+    exports: Vec<Arc<ExportQueue>>,
     telemetry: Arc<Telemetry>,
     retry_after: Duration,
 }
 
 impl Receiver {
-    /// A receiver that queues into `pipeline`.
-    pub fn new(pipeline: PipelineHandle, telemetry: Arc<Telemetry>, retry_after: Duration) -> Self {
+    /// A receiver that queues into `pipeline` (analysis) and every export queue.
+    pub fn new(
+        pipeline: PipelineHandle,
+        exports: Vec<Arc<ExportQueue>>,
+        telemetry: Arc<Telemetry>,
+        retry_after: Duration,
+    ) -> Self {
         Receiver {
             pipeline,
+            exports,
             telemetry,
             retry_after,
         }
@@ -206,27 +218,80 @@ impl Receiver {
         &self.telemetry
     }
 
-    /// Validates and queues a trace request.
+    /// Validates and queues a trace request: for analysis and for every exporter, or,
+    /// when one of them has no room, for none (the client is throttled and retries).
+    /// `raw` is the request as received, forwarded as it is when no span was rejected.
     pub fn export_traces(
         &self,
         transport: Transport,
         mut request: ExportTraceServiceRequest,
+        raw: Option<Bytes>,
     ) -> Result<Accepted, Refusal> {
         let rejections = validate::retain_valid_spans(&mut request);
         let spans = validate::count_spans(&request);
-        match self.pipeline.try_push(request, spans) {
-            Ok(()) => {}
-            Err(err) => {
-                let total = (spans as u64) + rejections.rejected;
-                let (refusal, reason) = self.refusal(err);
-                let message = match &refusal {
-                    Refusal::Throttled { message, .. } | Refusal::TooLarge { message } => message,
+        let refuse = |err: PushError| {
+            let total = (spans as u64) + rejections.rejected;
+            let (refusal, reason) = self.refusal(err);
+            let message = match &refusal {
+                Refusal::Throttled { message, .. } | Refusal::TooLarge { message } => message,
+            };
+            self.telemetry
+                .spans_refused(transport, reason, total, message);
+            refusal
+        };
+        let analysis = self.pipeline.try_reserve(spans).map_err(refuse)?;
+        let mut exports = Vec::new();
+        if spans > 0 && !self.exports.is_empty() {
+            let bytes = match raw {
+                Some(raw) if rejections.rejected == 0 => raw,
+                _ => Bytes::from(request.encode_to_vec()),
+            };
+            for queue in &self.exports {
+                match queue.try_reserve(spans as u64, bytes.len()) {
+                    Ok(reservation) => exports.push((queue, reservation)),
+                    Err(Full::Full { .. }) if queue.on_full() == OnFull::Drop => {
+                        self.telemetry
+                            .exporter_dropped(queue.name(), "queue_full", spans as u64);
+                    }
+                    Err(Full::Full { queued, capacity }) => {
+                        return Err(refuse(PushError::Full {
+                            queued: queued as usize,
+                            capacity: capacity as usize,
+                        }));
+                    }
+                    Err(Full::Closed) => return Err(refuse(PushError::Closed)),
+                }
+            }
+            for (queue, reservation) in exports.drain(..) {
+                let entry = Entry {
+                    bytes: bytes.clone(),
+                    spans: spans as u32,
                 };
+                if let Err(err) = reservation.commit(entry) {
+                    // Disk full or failing: the client retries (other exporters may then
+                    // get this request twice: at-least-once).
+                    self.telemetry.request_refused(
+                        transport,
+                        RefusalReason::Throttled,
+                        &format!(
+                            "exporter {}: cannot write its persistent queue: {err}",
+                            queue.name()
+                        ),
+                    );
+                    return Err(Refusal::Throttled {
+                        message: format!(
+                            "mcpcol cannot queue spans for exporter {} ({err}); retry later",
+                            queue.name()
+                        ),
+                        retry_after: self.retry_after,
+                    });
+                }
+                self.telemetry.exporter_enqueued(queue.name(), spans as u64);
                 self.telemetry
-                    .spans_refused(transport, reason, total, message);
-                return Err(refusal);
+                    .exporter_queue_size(queue.name(), queue.len());
             }
         }
+        analysis.push(request).map_err(refuse)?;
         self.telemetry.spans_accepted(transport, spans as u64);
         let accepted = partial(&rejections, "spans");
         if accepted.rejected > 0 {
