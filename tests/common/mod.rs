@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod sink;
 pub mod process;
 
 use std::collections::HashMap;
