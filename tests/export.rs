@@ -51,7 +51,11 @@ fn failed(scrape: &Scrape, exporter: &str) -> f64 {
     scrape
         .series
         .iter()
-        .filter(|(k, _)| k.starts_with(&format!("mcpcol_exporter_send_failed_spans_total{{exporter=\"{exporter}\"")))
+        .filter(|(k, _)| {
+            k.starts_with(&format!(
+                "mcpcol_exporter_send_failed_spans_total{{exporter=\"{exporter}\""
+            ))
+        })
         .map(|(_, v)| v)
         .sum()
 }
@@ -74,7 +78,8 @@ async fn settled(mcpcol: &TestCollector, exporter: &str) -> Scrape {
     for _ in 0..500 {
         let scrape = mcpcol.scrape().await;
         let enqueued = exporter_value(&scrape, "mcpcol_exporter_enqueued_spans_total", exporter);
-        if enqueued > 0.0 && exporter_value(&scrape, "mcpcol_exporter_queue_size", exporter) == 0.0 {
+        if enqueued > 0.0 && exporter_value(&scrape, "mcpcol_exporter_queue_size", exporter) == 0.0
+        {
             return scrape;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -85,8 +90,15 @@ async fn settled(mcpcol: &TestCollector, exporter: &str) -> Scrape {
 #[tokio::test]
 async fn otlp_grpc_forwards_exactly_what_arrived_batched_from_the_received_bytes() {
     let downstream = sink::start().await;
-    let mcpcol = start(&exporter("jaeger", &downstream.grpc_url(), &["exporters.batch.timeout=300ms"])).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mcpcol = start(&exporter(
+        "jaeger",
+        &downstream.grpc_url(),
+        &["exporters.batch.timeout=300ms"],
+    ))
+    .await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     let mut sent = Vec::new();
     for i in 0..5 {
         let req = spans_from(i * 10, 4);
@@ -107,13 +119,26 @@ async fn otlp_grpc_forwards_exactly_what_arrived_batched_from_the_received_bytes
     assert_eq!(downstream.sink.wait_for_spans(21, WAIT).await, 21);
     let received = downstream.sink.spans();
     for span in &sent {
-        let got = received.iter().find(|s| s.span_id == span.span_id).expect("every span arrives");
+        let got = received
+            .iter()
+            .find(|s| s.span_id == span.span_id)
+            .expect("every span arrives");
         assert_eq!(got, span, "ids and attributes intact");
     }
-    assert!(received.iter().any(|s| s.name == "from json" && hex::encode(&s.trace_id) == "5b8efff798038103d269b633813fc60c"));
-    assert!(downstream.sink.requests() < 6, "small requests were batched: {} requests", downstream.sink.requests());
+    assert!(received
+        .iter()
+        .any(|s| s.name == "from json"
+            && hex::encode(&s.trace_id) == "5b8efff798038103d269b633813fc60c"));
+    assert!(
+        downstream.sink.requests() < 6,
+        "small requests were batched: {} requests",
+        downstream.sink.requests()
+    );
     let scrape = settled(&mcpcol, "jaeger").await;
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"), 21.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        21.0
+    );
     assert_accounting(&scrape, "jaeger");
 }
 
@@ -123,14 +148,28 @@ async fn otlp_http_protobuf_and_large_requests_are_split() {
     let mcpcol = start(&exporter(
         "otlp/http",
         &format!("http://{}", downstream.http),
-        &["exporters.otlp/http.protocol=http/protobuf", "exporters.batch.max_spans=10"],
+        &[
+            "exporters.otlp/http.protocol=http/protobuf",
+            "exporters.batch.max_spans=10",
+        ],
     ))
     .await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 25)).await.unwrap();
     assert_eq!(downstream.sink.wait_for_spans(25, WAIT).await, 25);
-    assert_eq!(downstream.sink.requests(), 3, "25 spans in batches of at most 10");
-    let mut ids: Vec<_> = downstream.sink.spans().iter().map(|s| s.span_id.clone()).collect();
+    assert_eq!(
+        downstream.sink.requests(),
+        3,
+        "25 spans in batches of at most 10"
+    );
+    let mut ids: Vec<_> = downstream
+        .sink
+        .spans()
+        .iter()
+        .map(|s| s.span_id.clone())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 25, "no duplicates, none lost");
@@ -139,18 +178,37 @@ async fn otlp_http_protobuf_and_large_requests_are_split() {
 
 #[tokio::test]
 async fn downstream_down_at_start_then_up() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mcpcol = start(&exporter("jaeger", &format!("http://127.0.0.1:{port}"), &[])).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mcpcol = start(&exporter(
+        "jaeger",
+        &format!("http://127.0.0.1:{port}"),
+        &[],
+    ))
+    .await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 7)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let scrape = mcpcol.scrape().await;
     assert!(exporter_value(&scrape, "mcpcol_exporter_retries_total", "jaeger") >= 1.0);
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_queue_size", "jaeger"), 7.0, "kept while down");
-    let downstream = sink::start_on(Sink::default(), &format!("127.0.0.1:{port}"), "127.0.0.1:0").await;
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_queue_size", "jaeger"),
+        7.0,
+        "kept while down"
+    );
+    let downstream =
+        sink::start_on(Sink::default(), &format!("127.0.0.1:{port}"), "127.0.0.1:0").await;
     assert_eq!(downstream.sink.wait_for_spans(7, WAIT).await, 7);
     let scrape = settled(&mcpcol, "jaeger").await;
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"), 7.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        7.0
+    );
     assert_accounting(&scrape, "jaeger");
 }
 
@@ -159,7 +217,9 @@ async fn downstream_going_away_mid_stream_and_back() {
     let first = sink::start().await;
     let grpc_addr = first.grpc;
     let mcpcol = start(&exporter("jaeger", &first.grpc_url(), &[])).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 5)).await.unwrap();
     assert_eq!(first.sink.wait_for_spans(5, WAIT).await, 5);
     first.stop().await; // the downstream goes away
@@ -169,28 +229,45 @@ async fn downstream_going_away_mid_stream_and_back() {
     let back = sink::start_on(Sink::default(), &grpc_addr.to_string(), "127.0.0.1:0").await;
     assert_eq!(back.sink.wait_for_spans(6, WAIT).await, 6);
     let scrape = settled(&mcpcol, "jaeger").await;
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"), 11.0);
-    assert_eq!(failed(&scrape, "jaeger"), 0.0, "nothing lost with a queue big enough");
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        11.0
+    );
+    assert_eq!(
+        failed(&scrape, "jaeger"),
+        0.0,
+        "nothing lost with a queue big enough"
+    );
     assert_accounting(&scrape, "jaeger");
 }
 
 #[tokio::test]
 async fn a_503_with_retry_after_is_retried_a_400_is_not() {
     let downstream = sink::start().await;
-    downstream.sink.script(&[Answer::Unavailable(1), Answer::Unavailable(1)]);
+    downstream
+        .sink
+        .script(&[Answer::Unavailable(1), Answer::Unavailable(1)]);
     let mcpcol = start(&exporter(
         "otlp",
         &format!("http://{}", downstream.http),
         &["exporters.otlp.protocol=http/protobuf"],
     ))
     .await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     client.export(spans_from(0, 3)).await.unwrap();
     assert_eq!(downstream.sink.wait_for_spans(3, WAIT).await, 3);
-    assert!(started.elapsed() >= Duration::from_secs(2), "Retry-After: 1 was honoured twice");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 1 was honoured twice"
+    );
     let scrape = settled(&mcpcol, "otlp").await;
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_retries_total", "otlp"), 2.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_retries_total", "otlp"),
+        2.0
+    );
     assert_accounting(&scrape, "otlp");
 
     downstream.sink.script(&[Answer::BadRequest]);
@@ -205,46 +282,75 @@ async fn a_503_with_retry_after_is_retried_a_400_is_not() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let scrape = mcpcol.scrape().await;
     assert_eq!(
-        scrape.value("mcpcol_exporter_send_failed_spans_total{exporter=\"otlp\",reason=\"http_400\"}"),
+        scrape.value(
+            "mcpcol_exporter_send_failed_spans_total{exporter=\"otlp\",reason=\"http_400\"}"
+        ),
         4.0
     );
-    assert_eq!(downstream.sink.attempts(), attempts + 1, "a 400 is not retried");
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_retries_total", "otlp"), 2.0);
+    assert_eq!(
+        downstream.sink.attempts(),
+        attempts + 1,
+        "a 400 is not retried"
+    );
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_retries_total", "otlp"),
+        2.0
+    );
     assert_accounting(&scrape, "otlp");
 }
 
 #[tokio::test]
 async fn a_hanging_downstream_times_out_and_is_retried() {
     let downstream = sink::start().await;
-    downstream.sink.script(&[Answer::Hang(Duration::from_secs(2))]);
-    let mut sets = exporter("jaeger", &downstream.grpc_url(), &["exporters.jaeger.timeout=300ms"]);
+    downstream
+        .sink
+        .script(&[Answer::Hang(Duration::from_secs(2))]);
+    let mut sets = exporter(
+        "jaeger",
+        &downstream.grpc_url(),
+        &["exporters.jaeger.timeout=300ms"],
+    );
     sets.push("exporters.retry.initial_interval=50ms".into());
     let mcpcol = start(&sets).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 2)).await.unwrap();
     // The hung attempt may still record its spans when it wakes: at least 2 arrive.
     assert!(downstream.sink.wait_for_spans(2, WAIT).await >= 2);
     let scrape = settled(&mcpcol, "jaeger").await;
     assert!(exporter_value(&scrape, "mcpcol_exporter_retries_total", "jaeger") >= 1.0);
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"), 2.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        2.0
+    );
     assert_accounting(&scrape, "jaeger");
 }
 
 #[tokio::test]
 async fn a_full_queue_throttles_clients_and_drop_mode_counts_drops() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mcpcol = start(&exporter(
         "jaeger",
         &format!("http://127.0.0.1:{port}"),
         &["exporters.queue.max_spans=5"],
     ))
     .await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 5)).await.unwrap();
     let status = client.export(spans_from(10, 2)).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
     use tonic_types::StatusExt;
-    assert!(status.get_details_retry_info().is_some(), "with a retry hint");
+    assert!(
+        status.get_details_retry_info().is_some(),
+        "with a retry hint"
+    );
     // HTTP clients get 503 + Retry-After.
     let response = reqwest::Client::new()
         .post(mcpcol.http_url("/v1/traces"))
@@ -256,22 +362,44 @@ async fn a_full_queue_throttles_clients_and_drop_mode_counts_drops() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let scrape = mcpcol.scrape().await;
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_queue_size", "jaeger"), 5.0);
-    assert_eq!(scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}"), 5.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_queue_size", "jaeger"),
+        5.0
+    );
+    assert_eq!(
+        scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}"),
+        5.0
+    );
 
     let dropping = start(&exporter(
         "jaeger",
         &format!("http://127.0.0.1:{port}"),
-        &["exporters.queue.max_spans=5", "exporters.queue.on_full=drop"],
+        &[
+            "exporters.queue.max_spans=5",
+            "exporters.queue.on_full=drop",
+        ],
     ))
     .await;
-    let mut client = TraceServiceClient::connect(dropping.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(dropping.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 5)).await.unwrap();
     client.export(spans_from(10, 3)).await.unwrap();
     let scrape = dropping.scrape().await;
-    assert_eq!(scrape.value("mcpcol_exporter_dropped_spans_total{exporter=\"jaeger\",reason=\"queue_full\"}"), 3.0);
-    assert_eq!(scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}"), 8.0);
-    assert_eq!(exporter_value(&scrape, "mcpcol_exporter_enqueued_spans_total", "jaeger"), 5.0);
+    assert_eq!(
+        scrape.value(
+            "mcpcol_exporter_dropped_spans_total{exporter=\"jaeger\",reason=\"queue_full\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}"),
+        8.0
+    );
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_enqueued_spans_total", "jaeger"),
+        5.0
+    );
 }
 
 #[tokio::test]
@@ -279,9 +407,14 @@ async fn several_exporters_each_get_everything() {
     let a = sink::start().await;
     let b = sink::start().await;
     let mut sets = exporter("jaeger", &a.grpc_url(), &[]);
-    sets.push(format!("exporters.zipkin.endpoint={}", b.http_url("/api/v2/spans")));
+    sets.push(format!(
+        "exporters.zipkin.endpoint={}",
+        b.http_url("/api/v2/spans")
+    ));
     let mcpcol = start(&sets).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(spans_from(0, 6)).await.unwrap();
     assert_eq!(a.sink.wait_for_spans(6, WAIT).await, 6);
     assert_eq!(b.sink.wait_for_spans(6, WAIT).await, 6);

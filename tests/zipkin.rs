@@ -16,7 +16,11 @@ use prost::Message;
 use serde_json::Value;
 
 fn schema() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/zipkin2-api.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/specs/zipkin2-api.yaml"
+    ))
+    .unwrap();
     serde_saphyr::from_str(&text).unwrap()
 }
 
@@ -49,23 +53,34 @@ fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<Stri
     }
     if let Some(s) = value.as_str() {
         let len = s.len() as u64;
-        if schema["minLength"].as_u64().is_some_and(|min| len < min) || schema["maxLength"].as_u64().is_some_and(|max| len > max) {
+        if schema["minLength"].as_u64().is_some_and(|min| len < min)
+            || schema["maxLength"].as_u64().is_some_and(|max| len > max)
+        {
             errors.push(format!("{path}: length {len} out of range"));
         }
         if let Some(pattern) = schema["pattern"].as_str() {
-            let counts = pattern.strip_prefix("[a-f0-9]{").and_then(|p| p.strip_suffix('}')).expect("known pattern form");
+            let counts = pattern
+                .strip_prefix("[a-f0-9]{")
+                .and_then(|p| p.strip_suffix('}'))
+                .expect("known pattern form");
             let (min, max) = match counts.split_once(',') {
                 Some((a, b)) => (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()),
                 None => (counts.parse().unwrap(), counts.parse().unwrap()),
             };
-            let hex = s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+            let hex = s
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
             if !hex || s.len() < min || s.len() > max {
                 errors.push(format!("{path}: {s:?} does not match {pattern}"));
             }
         }
         match schema["format"].as_str() {
-            Some("ipv4") if s.parse::<std::net::Ipv4Addr>().is_err() => errors.push(format!("{path}: not ipv4")),
-            Some("ipv6") if s.parse::<std::net::Ipv6Addr>().is_err() => errors.push(format!("{path}: not ipv6")),
+            Some("ipv4") if s.parse::<std::net::Ipv4Addr>().is_err() => {
+                errors.push(format!("{path}: not ipv4"))
+            }
+            Some("ipv6") if s.parse::<std::net::Ipv6Addr>().is_err() => {
+                errors.push(format!("{path}: not ipv6"))
+            }
             _ => {}
         }
     }
@@ -99,8 +114,11 @@ fn capture(name: &str, files: &[&str]) -> ExportTraceServiceRequest {
     let mut bytes = Vec::new();
     for file in files {
         bytes.extend(
-            std::fs::read(format!("{}/../shared/conventions/captures/{name}/{file}-traces.pb", env!("CARGO_MANIFEST_DIR")))
-                .unwrap(),
+            std::fs::read(format!(
+                "{}/../shared/conventions/captures/{name}/{file}-traces.pb",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
         );
     }
     // Concatenated requests are one request: the exporter relies on it, so does this.
@@ -111,14 +129,22 @@ fn capture(name: &str, files: &[&str]) -> ExportTraceServiceRequest {
 fn a_known_capture_converts_to_the_golden_file() {
     let request = capture("native-mcp-stdio", &["0009", "0010"]);
     let golden: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zipkin/native-mcp-tools-call-fail.json")).unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/zipkin/native-mcp-tools-call-fail.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(Value::Array(to_zipkin(&request)), golden);
 }
 
 fn attr(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(value) }), ..Default::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
 }
 
 /// Spans that exercise every mapping rule.
@@ -131,26 +157,51 @@ fn varied() -> ExportTraceServiceRequest {
         attr("network.peer.port", any_value::Value::IntValue(8080)),
         attr("ok", any_value::Value::BoolValue(true)),
         attr("error", any_value::Value::BoolValue(false)),
-        attr("list", any_value::Value::ArrayValue(ArrayValue {
-            values: vec![
-                AnyValue { value: Some(any_value::Value::StringValue("a".into())) },
-                AnyValue { value: Some(any_value::Value::IntValue(2)) },
-            ],
-        })),
+        attr(
+            "list",
+            any_value::Value::ArrayValue(ArrayValue {
+                values: vec![
+                    AnyValue {
+                        value: Some(any_value::Value::StringValue("a".into())),
+                    },
+                    AnyValue {
+                        value: Some(any_value::Value::IntValue(2)),
+                    },
+                ],
+            }),
+        ),
     ];
-    client.status = Some(Status { code: 1, message: String::new() });
+    client.status = Some(Status {
+        code: 1,
+        message: String::new(),
+    });
     let mut server = span(2, "tools/call add");
-    server.status = Some(Status { code: 2, message: "boom".into() });
+    server.status = Some(Status {
+        code: 2,
+        message: "boom".into(),
+    });
     server.events = vec![
-        Event { time_unix_nano: 1_700_000_000_050_000_000, name: "exception".into(), attributes: vec![string_attr("exception.type", "ValueError")], ..Default::default() },
-        Event { time_unix_nano: 1_700_000_000_060_000_000, name: "plain".into(), ..Default::default() },
+        Event {
+            time_unix_nano: 1_700_000_000_050_000_000,
+            name: "exception".into(),
+            attributes: vec![string_attr("exception.type", "ValueError")],
+            ..Default::default()
+        },
+        Event {
+            time_unix_nano: 1_700_000_000_060_000_000,
+            name: "plain".into(),
+            ..Default::default()
+        },
     ];
     server.dropped_attributes_count = 3;
     let mut internal = span(3, "inner");
     internal.kind = 1;
     let mut producer = span(4, "publish");
     producer.kind = 4;
-    producer.attributes = vec![string_attr("peer.service", "queue-svc"), string_attr("server.address", "host.example")];
+    producer.attributes = vec![
+        string_attr("peer.service", "queue-svc"),
+        string_attr("server.address", "host.example"),
+    ];
     request(vec![client, server, internal, producer])
 }
 
@@ -159,21 +210,40 @@ fn the_mapping_rules() {
     let spans = to_zipkin(&varied());
     let (client, server, internal, producer) = (&spans[0], &spans[1], &spans[2], &spans[3]);
     assert_eq!(client["kind"], "CLIENT");
-    assert_eq!(client["remoteEndpoint"], serde_json::json!({"ipv4": "10.1.2.3", "port": 8080}));
+    assert_eq!(
+        client["remoteEndpoint"],
+        serde_json::json!({"ipv4": "10.1.2.3", "port": 8080})
+    );
     assert_eq!(client["tags"]["ok"], "true");
     assert_eq!(client["tags"]["list"], "[\"a\",2]");
-    assert!(client["tags"].get("error").is_none(), "a boolean error attribute is removed");
+    assert!(
+        client["tags"].get("error").is_none(),
+        "a boolean error attribute is removed"
+    );
     assert_eq!(client["tags"]["otel.status_code"], "OK");
     assert_eq!(server["tags"]["otel.status_code"], "ERROR");
     assert_eq!(server["tags"]["error"], "boom");
     assert_eq!(server["tags"]["otel.dropped_attributes_count"], "3");
-    assert_eq!(server["annotations"][0]["value"], "\"exception\": {\"exception.type\":\"ValueError\"}");
-    assert_eq!(server["annotations"][0]["timestamp"], 1_700_000_000_050_000u64);
+    assert_eq!(
+        server["annotations"][0]["value"],
+        "\"exception\": {\"exception.type\":\"ValueError\"}"
+    );
+    assert_eq!(
+        server["annotations"][0]["timestamp"],
+        1_700_000_000_050_000u64
+    );
     assert_eq!(server["annotations"][1]["value"], "plain");
-    assert!(server.get("remoteEndpoint").is_none(), "only CLIENT and PRODUCER spans");
+    assert!(
+        server.get("remoteEndpoint").is_none(),
+        "only CLIENT and PRODUCER spans"
+    );
     assert!(internal.get("kind").is_none(), "INTERNAL is omitted");
     assert!(internal.get("parentId").is_none());
-    assert_eq!(producer["remoteEndpoint"], serde_json::json!({"serviceName": "queue-svc"}), "peer.service ranks first");
+    assert_eq!(
+        producer["remoteEndpoint"],
+        serde_json::json!({"serviceName": "queue-svc"}),
+        "peer.service ranks first"
+    );
     assert_eq!(server["localEndpoint"]["serviceName"], "test-mcp-server");
 }
 
@@ -181,32 +251,62 @@ fn the_mapping_rules() {
 async fn what_the_sink_receives_validates_against_the_zipkin_schema() {
     let downstream = common::sink::start().await;
     let mcpcol = TestCollector::start(&[
-        &format!("exporters.zipkin.endpoint={}", downstream.http_url("/api/v2/spans")),
+        &format!(
+            "exporters.zipkin.endpoint={}",
+            downstream.http_url("/api/v2/spans")
+        ),
         "exporters.batch.timeout=20ms",
     ])
     .await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(varied()).await.unwrap();
     let mut expected = 4;
-    for capture_name in ["native-mcp-stdio", "fastmcp-streamable-http", "logfire-stdio", "traceloop-ts-stdio"] {
-        let dir = format!("{}/../shared/conventions/captures/{capture_name}", env!("CARGO_MANIFEST_DIR"));
+    for capture_name in [
+        "native-mcp-stdio",
+        "fastmcp-streamable-http",
+        "logfire-stdio",
+        "traceloop-ts-stdio",
+    ] {
+        let dir = format!(
+            "{}/../shared/conventions/captures/{capture_name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "pb") {
-                let request = ExportTraceServiceRequest::decode(&std::fs::read(path).unwrap()[..]).unwrap();
-                expected += request.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum::<usize>();
+                let request =
+                    ExportTraceServiceRequest::decode(&std::fs::read(path).unwrap()[..]).unwrap();
+                expected += request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum::<usize>();
                 client.export(request).await.unwrap();
             }
         }
     }
-    assert_eq!(downstream.sink.wait_for_spans(expected, Duration::from_secs(20)).await, expected);
+    assert_eq!(
+        downstream
+            .sink
+            .wait_for_spans(expected, Duration::from_secs(20))
+            .await,
+        expected
+    );
     let schema = schema();
     let span_schema = serde_json::json!({"$ref": "#/definitions/Span"});
     let mut errors = Vec::new();
     for (i, span) in downstream.sink.zipkin_spans().iter().enumerate() {
         errors.extend(validate(&schema, &span_schema, span, &format!("span[{i}]")));
     }
-    assert!(errors.is_empty(), "{} schema violations, first: {:?}", errors.len(), &errors[..errors.len().min(5)]);
+    assert!(
+        errors.is_empty(),
+        "{} schema violations, first: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
     // The validator itself can fail.
     let bad = serde_json::json!({"traceId": "XYZ", "id": "abc", "kind": "INTERNAL", "tags": {"n": 1}, "remoteEndPoint": {}});
     // traceId: too short + not the pattern; id: the same; kind; a number tag; a typo.

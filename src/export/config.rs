@@ -298,10 +298,12 @@ impl<'de> Deserialize<'de> for ExportersConfig {
                             let exporter: ExporterConfig = map.next_value()?;
                             config.exporters.insert(name.to_owned(), exporter);
                         }
-                        other => return Err(serde::de::Error::custom(format!(
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
                             "unknown field `{other}`, expected one of `jaeger`, `otlp`, `zipkin` \
                                  (optionally /NAME, e.g. otlp/tempo), `queue`, `batch`, `retry`"
-                        ))),
+                        )))
+                        }
                     }
                 }
                 Ok(config)

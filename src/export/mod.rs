@@ -186,17 +186,17 @@ impl Exporters {
     /// them (a memory queue's rest is counted as failed, a disk queue's stays on disk).
     pub async fn drain(self, deadline: Instant) {
         self.close();
-        let mut workers = self.workers;
-        for worker in &mut workers {
-            if tokio::time::timeout_at(deadline, &mut *worker)
+        let mut unfinished = Vec::new();
+        for mut worker in self.workers {
+            if tokio::time::timeout_at(deadline, &mut worker)
                 .await
                 .is_err()
             {
-                break;
+                unfinished.push(worker);
             }
         }
         self.hard_stop.cancel();
-        for worker in workers {
+        for worker in unfinished {
             let _ = worker.await;
         }
     }

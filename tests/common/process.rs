@@ -15,8 +15,10 @@ pub struct McpcolProcess {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub admin: SocketAddr,
-    /// Every stderr line so far and from now on.
+    /// Every stderr line after the "ready" line.
     pub lines: mpsc::Receiver<String>,
+    /// The stderr lines up to and including the "ready" line.
+    pub early_lines: Vec<String>,
 }
 
 /// Starts `mcpcol` with JSON logs, every port 0, plus `args` and `envs`.
@@ -49,10 +51,12 @@ pub fn start_exact(args: &[&str], envs: &[(&str, &str)]) -> McpcolProcess {
     let mut child = command.spawn().expect("spawn mcpcol");
     let lines = forward_lines(child.stderr.take().unwrap());
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut early_lines = Vec::new();
     loop {
         let line = lines
             .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .expect("mcpcol did not log that it is ready");
+            .unwrap_or_else(|_| panic!("mcpcol did not log that it is ready: {early_lines:#?}"));
+        early_lines.push(line.clone());
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
@@ -67,6 +71,7 @@ pub fn start_exact(args: &[&str], envs: &[(&str, &str)]) -> McpcolProcess {
                 admin: m.parse().unwrap(),
                 child,
                 lines,
+                early_lines,
             };
         }
     }

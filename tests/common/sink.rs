@@ -11,8 +11,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tokio::net::TcpListener;
@@ -50,7 +54,11 @@ pub struct Sink {
 
 impl Sink {
     pub fn script(&self, answers: &[Answer]) {
-        self.recorded.lock().unwrap().script.extend(answers.iter().cloned());
+        self.recorded
+            .lock()
+            .unwrap()
+            .script
+            .extend(answers.iter().cloned());
     }
 
     fn next_answer(&self) -> Answer {
@@ -122,7 +130,11 @@ impl TraceService for Sink {
             Answer::BadRequest => return Err(tonic::Status::invalid_argument("sink refuses")),
             Answer::Hang(d) => tokio::time::sleep(d).await,
         }
-        self.recorded.lock().unwrap().requests.push(request.into_inner());
+        self.recorded
+            .lock()
+            .unwrap()
+            .requests
+            .push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -164,7 +176,10 @@ impl RunningSink {
 pub async fn start_on(sink: Sink, grpc: &str, http: &str) -> RunningSink {
     let grpc_listener = TcpListener::bind(grpc).await.unwrap();
     let http_listener = TcpListener::bind(http).await.unwrap();
-    let (grpc_addr, http_addr) = (grpc_listener.local_addr().unwrap(), http_listener.local_addr().unwrap());
+    let (grpc_addr, http_addr) = (
+        grpc_listener.local_addr().unwrap(),
+        http_listener.local_addr().unwrap(),
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     let grpc_task = {
         let (sink, stop) = (sink.clone(), stop.clone());
@@ -205,7 +220,12 @@ async fn scripted_http(sink: &Sink) -> Option<axum::response::Response> {
     match sink.next_answer() {
         Answer::Ok => None,
         Answer::Unavailable(seconds) => Some(
-            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", seconds.to_string())], "busy").into_response(),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", seconds.to_string())],
+                "busy",
+            )
+                .into_response(),
         ),
         Answer::BadRequest => Some((StatusCode::BAD_REQUEST, "refused").into_response()),
         Answer::Hang(d) => {
