@@ -1,5 +1,6 @@
 //! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`,
-//! `/debug/operations` (the last 1000 recognised MCP operations as JSON)
+//! `/debug/operations` (the last 1000 recognised MCP operations as JSON), and the live
+//! view's `/`, `/api/v1/…` and `/mcp`
 //! (the process is alive) and `/ready` (every listener is bound and mcpcol is not
 //! shutting down; 503 otherwise, so a load balancer stops sending first).
 
@@ -49,6 +50,7 @@ pub fn router(
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
     recent: Arc<RecentOperations>,
+    live: Router,
 ) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
@@ -60,6 +62,7 @@ pub fn router(
             readiness,
             recent,
         })
+        .merge(live)
 }
 
 /// Serves the admin routes on `listener` until `shutdown` fires.

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Readiness};
 use crate::config::Config;
 use crate::export::Exporters;
+use crate::live::{self, mcp_server::LiveMcp, store::LiveStore};
 use crate::mcp::{self, recent::RecentOperations};
 use crate::metrics::red::RedMetrics;
 use crate::pipeline;
@@ -141,8 +142,30 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             }
         })
     };
+    let live_store = Arc::new(LiveStore::new(config.live.clone(), telemetry.clone()));
+    let ui = Arc::new(config.ui.clone());
+    let live_routes = live::api::router(live::api::ApiState {
+        store: live_store.clone(),
+        ui: ui.clone(),
+    })
+    .route("/", axum::routing::get(live::page::page))
+    .nest_service(
+        "/mcp",
+        LiveMcp::new(
+            live_store.clone(),
+            ui,
+            telemetry.clone(),
+            exporters.queues(),
+        )
+        .service(admin_shutdown.child_token()),
+    );
     let admin_task = {
-        let router = admin::router(telemetry.clone(), readiness.clone(), recent.clone());
+        let router = admin::router(
+            telemetry.clone(),
+            readiness.clone(),
+            recent.clone(),
+            live_routes,
+        );
         let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
         tokio::spawn(async move {
             if let Err(err) = admin::serve(admin_listener, router, admin_shutdown).await {
@@ -155,6 +178,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         queue,
         telemetry.clone(),
         recent,
+        live_store,
         red,
         config.metrics.sessions.idle_timeout,
     ));

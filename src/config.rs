@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::export::config::ExportersConfig;
+use crate::live::{LiveConfig, UiConfig};
 use crate::metrics::MetricsConfig;
 use crate::receiver::ReceiversConfig;
 
@@ -28,6 +29,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `exporters`: where spans go, and the queue in front of them.
     pub exporters: ExportersConfig,
+    /// `live`: the bounds of the live view (API, page, MCP endpoint).
+    pub live: LiveConfig,
+    /// `ui`: the live page.
+    pub ui: UiConfig,
     /// `service`: process-wide settings.
     pub service: ServiceConfig,
 }
@@ -56,6 +61,8 @@ impl Config {
         self.receivers.validate("receivers", problems);
         self.metrics.validate("metrics", problems);
         self.exporters.validate("exporters", problems);
+        self.live.validate("live", problems);
+        self.ui.validate("ui", problems);
         if self.service.shutdown_timeout > Duration::from_secs(3600) {
             problems.push(ConfigError::invalid(
                 "service.shutdown_timeout",
@@ -448,7 +455,7 @@ mod tests {
         let err = load_str("metric: {}\n", &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "metric: unknown key; allowed here: receivers, metrics, exporters, service"
+            "metric: unknown key; allowed here: receivers, metrics, exporters, live, ui, service"
         );
     }
 

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod mcp;
 pub mod metrics;
 pub mod export;
+pub mod live;
 pub mod admin;
 pub mod telemetry;
 pub mod app;

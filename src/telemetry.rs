@@ -133,6 +133,30 @@ fn send_histogram() -> Histogram {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WhatLabels {
+    what: &'static str,
+}
+
+/// Running totals for the collector's status (the MCP tool `collector_status`).
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Spans accepted.
+    pub accepted: std::sync::atomic::AtomicU64,
+    /// Spans refused (invalid, throttled, too large).
+    pub refused: std::sync::atomic::AtomicU64,
+    /// Requests refused.
+    pub refused_requests: std::sync::atomic::AtomicU64,
+    /// Spans sent by exporters.
+    pub exported: std::sync::atomic::AtomicU64,
+    /// Spans exporters gave up on.
+    pub export_failed: std::sync::atomic::AtomicU64,
+    /// Spans dropped at full export queues.
+    pub export_dropped: std::sync::atomic::AtomicU64,
+    /// Series of MCP metrics now.
+    pub series: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -162,6 +186,7 @@ pub struct Telemetry {
     accepted_metric_points: Family<TransportLabels, Counter>,
     pipeline_queue_size: Gauge,
     pipeline_processed_spans: Counter,
+    pipeline_queue_capacity_value: i64,
     operations: Family<OperationLabels, Counter>,
     unrecognised: Family<ReasonLabels, Counter>,
     values_truncated: Counter,
@@ -179,6 +204,8 @@ pub struct Telemetry {
     exporter_batch_spans: HistogramFamily<ExporterLabels>,
     exporter_send_seconds: HistogramFamily<ExporterLabels>,
     exporter_warned: Mutex<HashSet<String>>,
+    live_evicted: Family<WhatLabels, Counter>,
+    totals: Totals,
     /// Reasons already logged at WARN; short critical sections only, never across
     /// an `.await`.
     warned: Mutex<HashSet<(Transport, RefusalReason)>>,
@@ -330,6 +357,15 @@ impl Telemetry {
             prometheus_client::registry::Unit::Seconds,
             exporter_send_seconds.clone(),
         );
+        let live_evicted = Family::<WhatLabels, Counter>::default();
+        registry.register(
+            "mcpcol_live_evicted",
+            "Items the live view forgot because a bound (count or age) was reached, by kind",
+            live_evicted.clone(),
+        );
+        for what in ["operations", "errors", "sessions", "tools"] {
+            let _ = live_evicted.get_or_create(&WhatLabels { what });
+        }
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -378,6 +414,7 @@ impl Telemetry {
             accepted_metric_points,
             pipeline_queue_size,
             pipeline_processed_spans,
+            pipeline_queue_capacity_value: i64::try_from(queue_capacity).unwrap_or(i64::MAX),
             operations,
             unrecognised,
             values_truncated,
@@ -395,6 +432,8 @@ impl Telemetry {
             exporter_batch_spans,
             exporter_send_seconds,
             exporter_warned: Mutex::new(HashSet::new()),
+            live_evicted,
+            totals: Totals::default(),
             warned: Mutex::new(HashSet::new()),
         }
     }
@@ -406,6 +445,9 @@ impl Telemetry {
 
     /// Spans handed to the pipeline.
     pub fn spans_accepted(&self, transport: Transport, spans: u64) {
+        self.totals
+            .accepted
+            .fetch_add(spans, std::sync::atomic::Ordering::Relaxed);
         self.accepted_spans
             .get_or_create(&TransportLabels { transport })
             .inc_by(spans);
@@ -434,6 +476,9 @@ impl Telemetry {
         spans: u64,
         detail: &str,
     ) {
+        self.totals
+            .refused
+            .fetch_add(spans, std::sync::atomic::Ordering::Relaxed);
         self.refused_spans
             .get_or_create(&RefusedLabels { transport, reason })
             .inc_by(spans);
@@ -442,6 +487,9 @@ impl Telemetry {
 
     /// A whole request answered with an error status.
     pub fn request_refused(&self, transport: Transport, reason: RefusalReason, detail: &str) {
+        self.totals
+            .refused_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.refused_requests
             .get_or_create(&RefusedLabels { transport, reason })
             .inc();
@@ -506,6 +554,9 @@ impl Telemetry {
 
     /// Spans sent and accepted downstream.
     pub fn exporter_sent(&self, exporter: &str, spans: u64) {
+        self.totals
+            .exported
+            .fetch_add(spans, std::sync::atomic::Ordering::Relaxed);
         self.exporter_sent
             .get_or_create(&ExporterLabels {
                 exporter: exporter.to_owned(),
@@ -516,6 +567,9 @@ impl Telemetry {
     /// Spans given up on. The first failure per exporter and reason is logged at ERROR
     /// (data is lost), later ones at DEBUG.
     pub fn exporter_failed(&self, exporter: &str, reason: &str, spans: u64, detail: &str) {
+        self.totals
+            .export_failed
+            .fetch_add(spans, std::sync::atomic::Ordering::Relaxed);
         self.exporter_failed
             .get_or_create(&ExporterReasonLabels {
                 exporter: exporter.to_owned(),
@@ -531,6 +585,9 @@ impl Telemetry {
 
     /// Spans dropped at a full queue (`on_full: drop`).
     pub fn exporter_dropped(&self, exporter: &str, reason: &str, spans: u64) {
+        self.totals
+            .export_dropped
+            .fetch_add(spans, std::sync::atomic::Ordering::Relaxed);
         self.exporter_dropped
             .get_or_create(&ExporterReasonLabels {
                 exporter: exporter.to_owned(),
@@ -589,6 +646,24 @@ impl Telemetry {
             .insert(key)
     }
 
+    /// The live view forgot something because a bound bit.
+    pub fn live_evicted(&self, what: &'static str) {
+        self.live_evicted.get_or_create(&WhatLabels { what }).inc();
+    }
+
+    /// Running totals, for the collector's status.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Spans in the analysis queue and its capacity.
+    pub fn pipeline_fill(&self) -> (i64, i64) {
+        (
+            self.pipeline_queue_size.get(),
+            self.pipeline_queue_capacity_value,
+        )
+    }
+
     /// A label value was folded into "other" by a cap.
     pub fn series_overflow(&self, label: &'static str) {
         self.series_overflow
@@ -610,6 +685,9 @@ impl Telemetry {
 
     /// Series of MCP metrics now.
     pub fn series_used(&self, series: usize) {
+        self.totals
+            .series
+            .store(series as u64, std::sync::atomic::Ordering::Relaxed);
         self.series_used
             .set(i64::try_from(series).unwrap_or(i64::MAX));
     }

@@ -314,6 +314,7 @@ pub async fn run_stage(
     mut queue: PipelineReceiver,
     telemetry: Arc<Telemetry>,
     recent: Arc<recent::RecentOperations>,
+    live: Arc<crate::live::store::LiveStore>,
     mut red: RedMetrics,
     idle_timeout: std::time::Duration,
 ) -> u64 {
@@ -342,6 +343,7 @@ pub async fn run_stage(
             telemetry.spans_unrecognised(reason.as_str(), *spans);
         }
         telemetry.values_truncated(recogniser.take_truncated());
+        live.record(&recognised.operations, crate::live::api::now_ms());
         recent.extend(recognised.operations);
         processed += batch.spans as u64;
         telemetry.pipeline_processed(batch.spans as u64);
