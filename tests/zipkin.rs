@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::schema::validate;
 use common::{request, span, string_attr, TestCollector};
 use mcpcol::export::zipkin::to_zipkin;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -22,92 +23,6 @@ fn schema() -> Value {
     ))
     .unwrap();
     serde_saphyr::from_str(&text).unwrap()
-}
-
-/// Validates `value` against an OpenAPI 2 schema: type, required, properties (no others
-/// allowed on objects with properties), additionalProperties, items, enum, lengths,
-/// `[a-f0-9]{m,n}` patterns, ipv4/ipv6 formats, `$ref`.
-fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(reference) = schema["$ref"].as_str() {
-        let name = reference.trim_start_matches("#/definitions/");
-        return validate(root, &root["definitions"][name], value, path);
-    }
-    let kind = schema["type"].as_str().unwrap_or("");
-    let type_ok = match kind {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "boolean" => value.is_boolean(),
-        _ => true,
-    };
-    if !type_ok {
-        errors.push(format!("{path}: expected {kind}, got {value}"));
-        return errors;
-    }
-    if let Some(allowed) = schema["enum"].as_array() {
-        if !allowed.contains(value) {
-            errors.push(format!("{path}: {value} not in {allowed:?}"));
-        }
-    }
-    if let Some(s) = value.as_str() {
-        let len = s.len() as u64;
-        if schema["minLength"].as_u64().is_some_and(|min| len < min)
-            || schema["maxLength"].as_u64().is_some_and(|max| len > max)
-        {
-            errors.push(format!("{path}: length {len} out of range"));
-        }
-        if let Some(pattern) = schema["pattern"].as_str() {
-            let counts = pattern
-                .strip_prefix("[a-f0-9]{")
-                .and_then(|p| p.strip_suffix('}'))
-                .expect("known pattern form");
-            let (min, max) = match counts.split_once(',') {
-                Some((a, b)) => (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()),
-                None => (counts.parse().unwrap(), counts.parse().unwrap()),
-            };
-            let hex = s
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
-            if !hex || s.len() < min || s.len() > max {
-                errors.push(format!("{path}: {s:?} does not match {pattern}"));
-            }
-        }
-        match schema["format"].as_str() {
-            Some("ipv4") if s.parse::<std::net::Ipv4Addr>().is_err() => {
-                errors.push(format!("{path}: not ipv4"))
-            }
-            Some("ipv6") if s.parse::<std::net::Ipv6Addr>().is_err() => {
-                errors.push(format!("{path}: not ipv6"))
-            }
-            _ => {}
-        }
-    }
-    if let Some(object) = value.as_object() {
-        for required in schema["required"].as_array().into_iter().flatten() {
-            if !object.contains_key(required.as_str().unwrap()) {
-                errors.push(format!("{path}: missing required {required}"));
-            }
-        }
-        let properties = schema["properties"].as_object();
-        for (key, field) in object {
-            let at = format!("{path}.{key}");
-            match properties.and_then(|p| p.get(key)) {
-                Some(field_schema) => errors.extend(validate(root, field_schema, field, &at)),
-                None if schema["additionalProperties"].is_object() => {
-                    errors.extend(validate(root, &schema["additionalProperties"], field, &at))
-                }
-                None => errors.push(format!("{at}: not a property of the schema")),
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (i, item) in array.iter().enumerate() {
-            errors.extend(validate(root, items, item, &format!("{path}[{i}]")));
-        }
-    }
-    errors
 }
 
 fn capture(name: &str, files: &[&str]) -> ExportTraceServiceRequest {
