@@ -5,6 +5,7 @@
 pub mod peers;
 pub mod schema;
 pub mod sink;
+pub mod traffic;
 pub mod process;
 
 use std::collections::HashMap;
