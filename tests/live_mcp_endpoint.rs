@@ -12,12 +12,21 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn an_agent_can_ask_the_collector() {
-    let Some(python) = peers::python() else { return };
+    let Some(python) = peers::python() else {
+        return;
+    };
     let mcpcol = TestCollector::start(&[]).await;
-    let mut client = TraceServiceClient::connect(mcpcol.grpc_url()).await.unwrap();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     client.export(weather_traffic()).await.unwrap();
     for _ in 0..200 {
-        if mcpcol.scrape().await.value("mcpcol_pipeline_processed_spans_total") >= 7.0 {
+        if mcpcol
+            .scrape()
+            .await
+            .value("mcpcol_pipeline_processed_spans_total")
+            >= 7.0
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -26,20 +35,41 @@ async fn an_agent_can_ask_the_collector() {
     let url = format!("http://{}/mcp", mcpcol.admin);
     let mut command = std::process::Command::new(python);
     command.args([script, &url, "get_weather", "s-1"]);
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
 
     assert_eq!(answer["server"], "mcpcol");
     let tools = answer["tools"].as_object().unwrap();
     let mut names: Vec<&String> = tools.keys().collect();
     names.sort();
-    assert_eq!(names, ["collector_status", "list_servers", "session_timeline", "tool_errors", "top_tools"]);
+    assert_eq!(
+        names,
+        [
+            "collector_status",
+            "list_servers",
+            "session_timeline",
+            "tool_errors",
+            "top_tools"
+        ]
+    );
     for (name, tool) in tools {
-        assert!(tool["description"].as_str().unwrap().len() > 60, "{name} explains itself");
+        assert!(
+            tool["description"].as_str().unwrap().len() > 60,
+            "{name} explains itself"
+        );
         assert_eq!(tool["schema"]["type"], "object", "{name}");
     }
-    assert_eq!(tools["tool_errors"]["schema"]["required"], serde_json::json!(["tool"]));
+    assert_eq!(
+        tools["tool_errors"]["schema"]["required"],
+        serde_json::json!(["tool"])
+    );
 
     let calls = &answer["calls"];
     for (name, call) in calls.as_object().unwrap() {
@@ -57,9 +87,17 @@ async fn an_agent_can_ask_the_collector() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["error_message"], "city not found");
     assert_eq!(errors[0]["error_type"], "tool_error");
-    let timeline = calls["session_timeline"]["result"]["timeline"].as_array().unwrap();
+    let timeline = calls["session_timeline"]["result"]["timeline"]
+        .as_array()
+        .unwrap();
     assert_eq!(timeline.len(), 6);
-    assert_eq!(calls["session_timeline"]["result"]["client"]["name"], "claude-desktop");
+    assert_eq!(
+        calls["session_timeline"]["result"]["client"]["name"],
+        "claude-desktop"
+    );
     assert_eq!(calls["collector_status"]["result"]["accepted_spans"], 7);
-    assert!(calls["session_timeline_missing"]["result"].as_str().unwrap().contains("no session"));
+    assert!(calls["session_timeline_missing"]["result"]
+        .as_str()
+        .unwrap()
+        .contains("no session"));
 }

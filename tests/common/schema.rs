@@ -59,7 +59,9 @@ pub fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<
                 Some((a, b)) => (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()),
                 None => (counts.parse().unwrap(), counts.parse().unwrap()),
             };
-            let hex = s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+            let hex = s
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
             if !hex || s.len() < min || s.len() > max {
                 errors.push(format!("{path}: {s:?} does not match {pattern}"));
             }
@@ -105,7 +107,8 @@ pub fn validate(root: &Value, schema: &Value, value: &Value, path: &str) -> Vec<
 
 /// The schema of a path's 200 (or other) JSON answer in an OpenAPI 3 document.
 pub fn response_schema(root: &Value, path: &str, status: u16) -> Value {
-    let schema = &root["paths"][path]["get"]["responses"][status.to_string()]["content"]["application/json"]["schema"];
+    let schema = &root["paths"][path]["get"]["responses"][status.to_string()]["content"]
+        ["application/json"]["schema"];
     assert!(!schema.is_null(), "no schema for GET {path} {status}");
     schema.clone()
 }

@@ -9,8 +9,20 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use super::{request, span, string_attr};
 
 /// A server span of `weather-mcp` in `session`.
-pub fn call(n: u64, session: &str, method: &str, tool: Option<&str>, millis: u64, error: Option<&str>) -> Span {
-    let mut s = span(n, &format!("{method} {}", tool.unwrap_or_default()).trim().to_owned());
+pub fn call(
+    n: u64,
+    session: &str,
+    method: &str,
+    tool: Option<&str>,
+    millis: u64,
+    error: Option<&str>,
+) -> Span {
+    let mut s = span(
+        n,
+        &format!("{method} {}", tool.unwrap_or_default())
+            .trim()
+            .to_owned(),
+    );
     s.end_time_unix_nano = s.start_time_unix_nano + millis * 1_000_000;
     s.attributes = vec![
         string_attr("mcp.method.name", method),
@@ -21,12 +33,17 @@ pub fn call(n: u64, session: &str, method: &str, tool: Option<&str>, millis: u64
         s.attributes.push(string_attr("gen_ai.tool.name", tool));
     }
     if method == "initialize" {
-        s.attributes.push(string_attr("mcp.client.name", "claude-desktop"));
-        s.attributes.push(string_attr("mcp.client.version", "1.2.3"));
+        s.attributes
+            .push(string_attr("mcp.client.name", "claude-desktop"));
+        s.attributes
+            .push(string_attr("mcp.client.version", "1.2.3"));
     }
     if let Some(message) = error {
         s.attributes.push(string_attr("error.type", "tool_error"));
-        s.status = Some(Status { code: 2, message: message.into() });
+        s.status = Some(Status {
+            code: 2,
+            message: message.into(),
+        });
     }
     s
 }
@@ -37,7 +54,14 @@ pub fn weather_traffic() -> ExportTraceServiceRequest {
         call(2, "s-1", "tools/call", Some("get_weather"), 15, None),
         call(3, "s-1", "tools/call", Some("get_weather"), 15, None),
         call(4, "s-1", "tools/call", Some("get_weather"), 15, None),
-        call(5, "s-1", "tools/call", Some("get_weather"), 400, Some("city not found")),
+        call(
+            5,
+            "s-1",
+            "tools/call",
+            Some("get_weather"),
+            400,
+            Some("city not found"),
+        ),
         call(6, "s-1", "tools/call", Some("forecast"), 15, None),
         call(7, "s-2", "tools/list", None, 1, None),
     ]);
@@ -47,4 +71,3 @@ pub fn weather_traffic() -> ExportTraceServiceRequest {
     });
     req
 }
-
