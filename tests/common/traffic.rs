@@ -17,12 +17,7 @@ pub fn call(
     millis: u64,
     error: Option<&str>,
 ) -> Span {
-    let mut s = span(
-        n,
-        &format!("{method} {}", tool.unwrap_or_default())
-            .trim()
-            .to_owned(),
-    );
+    let mut s = span(n, format!("{method} {}", tool.unwrap_or_default()).trim());
     s.end_time_unix_nano = s.start_time_unix_nano + millis * 1_000_000;
     s.attributes = vec![
         string_attr("mcp.method.name", method),
