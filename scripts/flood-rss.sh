@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory under a cardinality flood: starts the release mcpcol on free ports, sends TOTAL
 # spans (default 1 000 000) each with a new tool name and a new session id, and prints
-# mcpcol's RSS every tenth of the way. Usage: scripts/flood-rss.sh [TOTAL]
+# mcpcol's RSS every tenth of the way. Extra mcpcol options: MCPCOL_ARGS.
+# Usage: [MCPCOL_ARGS='--set k=v …'] scripts/flood-rss.sh [TOTAL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 total=${1:-1000000}
@@ -10,7 +11,7 @@ log=$(mktemp)
 ./target/release/mcpcol --log-format json \
   --set receivers.otlp.grpc.endpoint=127.0.0.1:0 \
   --set receivers.otlp.http.endpoint=127.0.0.1:0 \
-  --set metrics.endpoint=127.0.0.1:0 2>"$log" &
+  --set metrics.endpoint=127.0.0.1:0 ${MCPCOL_ARGS:-} 2>"$log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do grep -q otlp_grpc "$log" && break; sleep 0.1; done

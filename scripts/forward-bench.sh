@@ -26,6 +26,7 @@ run() {
   rm -f "$log"
 }
 run "memory queue"
+run "memory queue, live view off" --set live.enabled=false
 dir=$(mktemp -d)
 run "persistent queue" --set "exporters.queue.directory=$dir"
 rm -rf "$dir"

@@ -42,6 +42,10 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Run the collector with built-in MCP traffic (replayed captures from several
+    /// servers, clients and sessions, with slow and failing tools) and print the URLs of
+    /// the live page, /metrics and /mcp. Takes the same options as run.
+    Demo(RunArgs),
     /// Print the version and exit.
     Version,
 }

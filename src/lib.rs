@@ -24,3 +24,4 @@ pub mod admin;
 pub mod telemetry;
 pub mod app;
 pub mod shutdown;
+pub mod demo;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mcpcol::cli::{parse_sets, Cli, Command, RunArgs};
-use mcpcol::{app, config, shutdown, telemetry};
+use mcpcol::{app, config, demo, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,8 +15,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::CheckConfig { file, set }) => check_config(&file, &set),
-        Some(Command::Run(args)) => run(args),
-        None => run(cli.run),
+        Some(Command::Run(args)) => run(args, false),
+        Some(Command::Demo(args)) => run(args, true),
+        None => run(cli.run, false),
     }
 }
 
@@ -34,7 +35,7 @@ fn check_config(file: &std::path::Path, sets: &[String]) -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
+fn run(args: RunArgs, demo: bool) -> ExitCode {
     if let Err(err) = telemetry::init_logging(args.log_format, &args.log_level) {
         eprintln!("mcpcol: {err}");
         return ExitCode::from(2);
@@ -69,6 +70,16 @@ fn run(args: RunArgs) -> ExitCode {
             }
         };
         let token = collector.shutdown_token();
+        if demo {
+            let admin = collector.admin_addr();
+            println!("mcpcol demo: built-in MCP traffic is flowing (replayed captures; Ctrl-C stops).");
+            println!("  live page    http://{admin}/");
+            println!("  JSON API     http://{admin}/api/v1/tools");
+            println!("  metrics      http://{admin}/metrics");
+            println!("  MCP server   http://{admin}/mcp   (Streamable HTTP; ask it top_tools or tool_errors)");
+            println!("  OTLP in      grpc://{}  http://{}/v1/traces", collector.grpc_addr(), collector.http_addr());
+            tokio::spawn(demo::run_traffic(collector.http_addr(), token.clone()));
+        }
         tokio::spawn(async move {
             let signal = shutdown::on_signal(token).await;
             tracing::info!(signal, "received {signal}");

@@ -21,6 +21,8 @@ use crate::config::ConfigError;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveConfig {
+    /// Keep the live view at all (`/api/v1`, `/`, `/mcp` answer from it). Default: true.
+    pub enabled: bool,
     /// Recent operations kept. Default: 10 000. Range: 1 ..= 1 000 000.
     pub max_operations: usize,
     /// Recent errors kept (apart from the operations). Default: 1 000.
@@ -39,6 +41,7 @@ pub struct LiveConfig {
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
+            enabled: true,
             max_operations: 10_000,
             max_errors: 1_000,
             max_sessions: 1_000,

@@ -189,7 +189,7 @@ impl LiveStore {
 
     /// Records a batch of operations received at `now_ms`.
     pub fn record(&self, operations: &[Operation], now_ms: u64) {
-        if operations.is_empty() {
+        if operations.is_empty() || !self.config.enabled {
             return;
         }
         let max_age = self.config.max_age.as_millis() as u64;
