@@ -25,6 +25,7 @@ run() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -f "$log"
 }
+run "memory queue, live view off" --set live.enabled=false
 run "memory queue"
 run "memory queue, live view off" --set live.enabled=false
 dir=$(mktemp -d)

@@ -1,5 +1,5 @@
 //! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`,
-//! `/debug/operations` (the last 1000 recognised MCP operations as JSON), and the live
+//! `/debug/operations` (every operation the live view keeps, oldest first), and the live
 //! view's `/`, `/api/v1/…` and `/mcp`
 //! (the process is alive) and `/ready` (every listener is bound and mcpcol is not
 //! shutting down; 503 otherwise, so a load balancer stops sending first).
@@ -16,7 +16,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::mcp::recent::RecentOperations;
+use crate::live::store::LiveStore;
 use crate::metrics::exposition::{render, Format};
 use crate::telemetry::Telemetry;
 
@@ -42,14 +42,14 @@ impl Readiness {
 struct AdminState {
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
-    recent: Arc<RecentOperations>,
+    live: Arc<LiveStore>,
 }
 
 /// The admin routes.
 pub fn router(
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
-    recent: Arc<RecentOperations>,
+    live_store: Arc<LiveStore>,
     live: Router,
 ) -> Router {
     Router::new()
@@ -60,7 +60,7 @@ pub fn router(
         .with_state(AdminState {
             telemetry,
             readiness,
-            recent,
+            live: live_store,
         })
         .merge(live)
 }
@@ -93,7 +93,14 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
 
 /// The last recognised operations, oldest first (JSON array).
 async fn debug_operations(State(state): State<AdminState>) -> Response {
-    axum::Json(state.recent.to_json()).into_response()
+    let ui = crate::live::UiConfig::default();
+    let all: Vec<serde_json::Value> = state
+        .live
+        .all_operations()
+        .iter()
+        .map(|o| crate::live::api::operation_json(o, &ui))
+        .collect();
+    axum::Json(all).into_response()
 }
 
 async fn ready(State(state): State<AdminState>) -> Response {

@@ -20,7 +20,7 @@ use crate::admin::{self, Readiness};
 use crate::config::Config;
 use crate::export::Exporters;
 use crate::live::{self, mcp_server::LiveMcp, store::LiveStore};
-use crate::mcp::{self, recent::RecentOperations};
+use crate::mcp;
 use crate::metrics::red::RedMetrics;
 use crate::pipeline;
 use crate::receiver::{grpc, http, limits, Receiver};
@@ -120,7 +120,6 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let shutdown = CancellationToken::new();
     let admin_shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::default());
-    let recent = Arc::new(RecentOperations::default());
 
     let grpc_task = {
         let (receiver, shutdown) = (receiver.clone(), shutdown.clone());
@@ -163,7 +162,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         let router = admin::router(
             telemetry.clone(),
             readiness.clone(),
-            recent.clone(),
+            live_store.clone(),
             live_routes,
         );
         let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
@@ -177,7 +176,6 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let stage = tokio::spawn(mcp::run_stage(
         queue,
         telemetry.clone(),
-        recent,
         live_store,
         red,
         config.metrics.sessions.idle_timeout,

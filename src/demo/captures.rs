@@ -2,101 +2,392 @@
 
 /// (capture, request bytes), in arrival order per capture.
 pub static CAPTURES: &[(&str, &[u8])] = &[
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0001-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0002-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0003-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0004-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0005-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0006-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0007-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0008-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0009-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0010-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0011-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0012-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0013-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0014-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0015-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0016-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0017-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0018-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0019-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0020-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0021-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0022-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0023-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0024-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0025-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0026-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0027-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0028-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0029-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0030-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0031-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0032-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0033-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0034-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0035-traces.pb")),
-    ("fastmcp-streamable-http", include_bytes!("captures/fastmcp-streamable-http/0036-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0001-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0002-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0003-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0004-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0005-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0006-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0007-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0008-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0009-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0010-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0011-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0012-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0013-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0014-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0015-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0016-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0017-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0018-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0019-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0020-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0021-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0022-traces.pb")),
-    ("logfire-stdio", include_bytes!("captures/logfire-stdio/0023-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0001-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0002-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0003-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0004-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0005-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0006-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0007-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0008-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0009-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0010-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0011-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0012-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0013-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0014-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0015-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0016-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0017-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0018-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0019-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0020-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0021-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0022-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0023-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0024-traces.pb")),
-    ("native-mcp-streamable-http", include_bytes!("captures/native-mcp-streamable-http/0025-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0001-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0002-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0003-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0004-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0005-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0006-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0007-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0008-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0009-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0010-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0011-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0012-traces.pb")),
-    ("traceloop-ts-stdio", include_bytes!("captures/traceloop-ts-stdio/0013-traces.pb")),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0001-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0002-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0003-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0004-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0005-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0006-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0007-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0008-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0009-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0010-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0011-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0012-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0013-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0014-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0015-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0016-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0017-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0018-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0019-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0020-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0021-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0022-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0023-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0024-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0025-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0026-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0027-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0028-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0029-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0030-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0031-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0032-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0033-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0034-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0035-traces.pb"),
+    ),
+    (
+        "fastmcp-streamable-http",
+        include_bytes!("captures/fastmcp-streamable-http/0036-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0001-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0002-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0003-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0004-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0005-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0006-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0007-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0008-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0009-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0010-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0011-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0012-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0013-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0014-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0015-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0016-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0017-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0018-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0019-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0020-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0021-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0022-traces.pb"),
+    ),
+    (
+        "logfire-stdio",
+        include_bytes!("captures/logfire-stdio/0023-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0001-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0002-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0003-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0004-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0005-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0006-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0007-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0008-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0009-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0010-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0011-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0012-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0013-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0014-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0015-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0016-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0017-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0018-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0019-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0020-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0021-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0022-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0023-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0024-traces.pb"),
+    ),
+    (
+        "native-mcp-streamable-http",
+        include_bytes!("captures/native-mcp-streamable-http/0025-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0001-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0002-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0003-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0004-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0005-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0006-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0007-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0008-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0009-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0010-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0011-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0012-traces.pb"),
+    ),
+    (
+        "traceloop-ts-stdio",
+        include_bytes!("captures/traceloop-ts-stdio/0013-traces.pb"),
+    ),
 ];

@@ -49,20 +49,27 @@ fn replay(capture: &str, round: u64) -> Vec<ExportTraceServiceRequest> {
     let mut remap = |id: &mut Vec<u8>| {
         if !id.is_empty() {
             let len = id.len();
-            *id = ids.entry(id.clone()).or_insert_with(|| random_id(len)).clone();
+            *id = ids
+                .entry(id.clone())
+                .or_insert_with(|| random_id(len))
+                .clone();
         }
     };
     let mut requests = Vec::new();
     let mut first_start = None;
     for (_, bytes) in captures::CAPTURES.iter().filter(|(c, _)| *c == capture) {
-        let Ok(mut request) = ExportTraceServiceRequest::decode(*bytes) else { continue };
+        let Ok(mut request) = ExportTraceServiceRequest::decode(*bytes) else {
+            continue;
+        };
         for resource_spans in &mut request.resource_spans {
             let mut is_server = false;
             if let Some(resource) = &mut resource_spans.resource {
                 for kv in &mut resource.attributes {
                     if kv.key == "service.name" {
                         let name = match &kv.value {
-                            Some(AnyValue { value: Some(any_value::Value::StringValue(s)) }) => s.clone(),
+                            Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(s)),
+                            }) => s.clone(),
                             _ => String::new(),
                         };
                         is_server = name.ends_with("-server");
@@ -76,7 +83,9 @@ fn replay(capture: &str, round: u64) -> Vec<ExportTraceServiceRequest> {
                     remap(&mut span.span_id);
                     remap(&mut span.parent_span_id);
                     let start = *first_start.get_or_insert(span.start_time_unix_nano);
-                    let mut duration = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano);
+                    let mut duration = span
+                        .end_time_unix_nano
+                        .saturating_sub(span.start_time_unix_nano);
                     let offset = span.start_time_unix_nano.saturating_sub(start);
                     let is_tool = span.name.contains("tools/call") || span.name.ends_with(".tool");
                     // Now and then a slow call, and now and then a failure.
@@ -85,7 +94,10 @@ fn replay(capture: &str, round: u64) -> Vec<ExportTraceServiceRequest> {
                     }
                     if is_tool && fastrand::u8(..100) < 5 && is_server {
                         span.attributes.push(text("error.type", "TimeoutError"));
-                        span.status = Some(Status { code: 2, message: "upstream API timed out".into() });
+                        span.status = Some(Status {
+                            code: 2,
+                            message: "upstream API timed out".into(),
+                        });
                     }
                     span.start_time_unix_nano = now.saturating_sub(2_000_000_000) + offset;
                     span.end_time_unix_nano = span.start_time_unix_nano + duration;
@@ -149,9 +161,14 @@ mod tests {
             .flat_map(|s| s.spans.iter())
             .collect();
         let ids: std::collections::HashSet<_> = spans.iter().map(|s| s.span_id.clone()).collect();
-        let linked = spans.iter().filter(|s| ids.contains(&s.parent_span_id)).count();
+        let linked = spans
+            .iter()
+            .filter(|s| ids.contains(&s.parent_span_id))
+            .count();
         assert!(linked > 5, "parent links survive the new ids");
-        assert!(spans.iter().all(|s| s.trace_id.len() == 16 && s.span_id.len() == 8));
+        assert!(spans
+            .iter()
+            .all(|s| s.trace_id.len() == 16 && s.span_id.len() == 8));
         let first = captures::CAPTURES
             .iter()
             .find(|(c, _)| *c == "native-mcp-streamable-http")

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::store::{LiveOperation, LiveStore, SessionView};
 use super::UiConfig;
+use crate::mcp::Operation;
 
 /// What the API handlers share.
 #[derive(Clone)]
@@ -68,7 +69,7 @@ pub fn window_minutes(window: &str) -> Option<u64> {
 
 /// An operation as the API shows it.
 pub fn operation_json(live: &LiveOperation, ui: &UiConfig) -> Value {
-    let mut value = crate::mcp::recent::operation_json(&live.operation);
+    let mut value = operation_fields(&live.operation);
     if let Value::Object(map) = &mut value {
         map.insert("seq".into(), live.seq.into());
         map.insert("received_ms".into(), live.received_ms.into());
@@ -303,4 +304,31 @@ async fn session(State(state): State<ApiState>, Path(id): Path<String>) -> Respo
         )
             .into_response(),
     }
+}
+
+/// The operation's own fields as JSON (ids in hex, as OTLP/JSON writes them).
+fn operation_fields(op: &Operation) -> Value {
+    json!({
+        "service": op.service.name,
+        "service_instance": op.service.instance,
+        "side": op.side.as_str(),
+        "method": op.method.as_str(),
+        "target": op.target.as_ref().map(|t| &t.name),
+        "session": op.session,
+        "client": op.client.as_ref().map(|c| json!({"name": c.name, "version": c.version})),
+        "transport": op.transport.as_str(),
+        "protocol_version": op.protocol_version,
+        "outcome": if op.outcome.is_error() { "error" } else { "ok" },
+        "error_type": op.outcome.error_type(),
+        "error_message": op.error_message,
+        "request_id": op.request_id,
+        "start_unix_nano": op.start_unix_nano,
+        "duration_ms": op.duration_nanos as f64 / 1e6,
+        "trace_id": hex::encode(op.trace_id),
+        "span_id": hex::encode(op.span_id),
+        "parent_span_id": op.parent_span_id.map(hex::encode),
+        "request_bytes": op.request_bytes,
+        "response_bytes": op.response_bytes,
+        "dialect": op.dialect.as_str(),
+    })
 }

@@ -14,6 +14,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// A recorded operation, shared by the rings that hold it.
+pub type Shared = Arc<LiveOperation>;
+
 use crate::mcp::operation::{ClientInfo, Method, Operation, Side};
 use crate::telemetry::Telemetry;
 
@@ -100,7 +103,7 @@ pub struct SessionView {
     /// Failed ones.
     pub errors: u64,
     /// The most recent calls, oldest first.
-    pub recent: VecDeque<LiveOperation>,
+    pub recent: VecDeque<Shared>,
 }
 
 /// A server (service) as the live view knows it.
@@ -119,10 +122,12 @@ pub struct ServerView {
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
-    operations: VecDeque<LiveOperation>,
-    errors: VecDeque<LiveOperation>,
+    operations: VecDeque<Shared>,
+    errors: VecDeque<Shared>,
     sessions: HashMap<String, SessionView>,
-    tools: HashMap<(String, String), ToolStats>,
+    /// Service → tool (empty: the whole service) → minute slots.
+    tools: HashMap<String, HashMap<String, ToolStats>>,
+    tool_count: usize,
     servers: HashMap<String, ServerView>,
 }
 
@@ -188,26 +193,32 @@ impl LiveStore {
     }
 
     /// Records a batch of operations received at `now_ms`.
-    pub fn record(&self, operations: &[Operation], now_ms: u64) {
+    pub fn record(&self, operations: Vec<Operation>, now_ms: u64) {
         if operations.is_empty() || !self.config.enabled {
             return;
         }
         let max_age = self.config.max_age.as_millis() as u64;
         let mut inner = self.lock();
-        for op in operations {
+        for operation in operations {
             inner.next_seq += 1;
-            let live = LiveOperation {
+            let live = Arc::new(LiveOperation {
                 seq: inner.next_seq,
                 received_ms: now_ms,
-                operation: op.clone(),
+                operation,
+            });
+            let op = &live.operation;
+            if !inner.servers.contains_key(&op.service.name) {
+                inner.servers.insert(
+                    op.service.name.clone(),
+                    ServerView {
+                        service: op.service.name.clone(),
+                        ..ServerView::default()
+                    },
+                );
+            }
+            let Some(server) = inner.servers.get_mut(&op.service.name) else {
+                continue;
             };
-            let server = inner
-                .servers
-                .entry(op.service.name.clone())
-                .or_insert_with(|| ServerView {
-                    service: op.service.name.clone(),
-                    ..ServerView::default()
-                });
             server.last_seen_ms = now_ms;
             if !server.sides.contains(&op.side.as_str()) {
                 server.sides.push(op.side.as_str());
@@ -232,7 +243,7 @@ impl LiveStore {
                     self.telemetry.live_evicted("errors");
                 }
             }
-            inner.operations.push_back(live);
+            inner.operations.push_back(live.clone());
             if inner.operations.len() > self.config.max_operations {
                 inner.operations.pop_front();
                 self.telemetry.live_evicted("operations");
@@ -256,19 +267,38 @@ impl LiveStore {
             self.telemetry.live_evicted("sessions");
         }
         inner.servers.retain(|_, s| s.last_seen_ms >= oldest);
-        inner.tools.retain(|_, t| t.last_seen_ms >= oldest);
+        let mut tool_count = 0;
+        for tools in inner.tools.values_mut() {
+            tools.retain(|_, t| t.last_seen_ms >= oldest);
+            tool_count += tools.len();
+        }
+        inner.tools.retain(|_, tools| !tools.is_empty());
+        inner.tool_count = tool_count;
     }
 
     fn record_tool(&self, inner: &mut Inner, op: &Operation, tool: &str, now_ms: u64) {
-        let key = (op.service.name.clone(), tool.to_owned());
-        if !inner.tools.contains_key(&key) && inner.tools.len() >= self.config.max_tools {
-            self.telemetry.live_evicted("tools");
-            return;
+        let service = op.service.name.as_str();
+        let known = inner
+            .tools
+            .get(service)
+            .is_some_and(|t| t.contains_key(tool));
+        if !known {
+            if inner.tool_count >= self.config.max_tools {
+                self.telemetry.live_evicted("tools");
+                return;
+            }
+            inner.tool_count += 1;
+            inner.tools.entry(service.to_owned()).or_default().insert(
+                tool.to_owned(),
+                ToolStats {
+                    slots: [Slot::default(); SLOTS],
+                    last_seen_ms: now_ms,
+                },
+            );
         }
-        let stats = inner.tools.entry(key).or_insert_with(|| ToolStats {
-            slots: [Slot::default(); SLOTS],
-            last_seen_ms: now_ms,
-        });
+        let Some(stats) = inner.tools.get_mut(service).and_then(|t| t.get_mut(tool)) else {
+            return;
+        };
         stats.last_seen_ms = now_ms;
         let minute = now_ms / 60_000;
         let slot = &mut stats.slots[(minute % SLOTS as u64) as usize];
@@ -288,7 +318,7 @@ impl LiveStore {
         inner: &mut Inner,
         op: &Operation,
         id: &str,
-        live: &LiveOperation,
+        live: &Shared,
         now_ms: u64,
     ) {
         if !inner.sessions.contains_key(id) && inner.sessions.len() >= self.config.max_sessions {
@@ -303,21 +333,28 @@ impl LiveStore {
                 self.telemetry.live_evicted("sessions");
             }
         }
-        let session = inner
-            .sessions
-            .entry(id.to_owned())
-            .or_insert_with(|| SessionView {
-                id: id.to_owned(),
-                service: String::new(),
-                client: None,
-                first_seen_ms: now_ms,
-                last_seen_ms: now_ms,
-                operations: 0,
-                errors: 0,
-                recent: VecDeque::new(),
-            });
+        if !inner.sessions.contains_key(id) {
+            inner.sessions.insert(
+                id.to_owned(),
+                SessionView {
+                    id: id.to_owned(),
+                    service: String::new(),
+                    client: None,
+                    first_seen_ms: now_ms,
+                    last_seen_ms: now_ms,
+                    operations: 0,
+                    errors: 0,
+                    recent: VecDeque::new(),
+                },
+            );
+        }
+        let Some(session) = inner.sessions.get_mut(id) else {
+            return;
+        };
         // A session is the server's; a client span of it names the client side.
-        if op.side == Side::Server || session.service.is_empty() {
+        if (op.side == Side::Server || session.service.is_empty())
+            && session.service != op.service.name
+        {
             session.service = op.service.name.clone();
         }
         if op.client.is_some() {
@@ -347,7 +384,12 @@ impl LiveStore {
         inner
             .tools
             .iter()
-            .map(|((service, tool), stats)| {
+            .flat_map(|(service, tools)| {
+                tools
+                    .iter()
+                    .map(move |(tool, stats)| (service, tool, stats))
+            })
+            .map(|(service, tool, stats)| {
                 let mut calls = 0;
                 let mut errors = 0;
                 let mut buckets = [0u64; 16];
@@ -380,8 +422,13 @@ impl LiveStore {
             .collect()
     }
 
+    /// Every operation kept, oldest first (for `/debug/operations`).
+    pub fn all_operations(&self) -> Vec<Shared> {
+        self.lock().operations.iter().cloned().collect()
+    }
+
     /// Recent operations, newest first, matching `keep`.
-    pub fn operations(&self, keep: impl Fn(&LiveOperation) -> bool) -> Vec<LiveOperation> {
+    pub fn operations(&self, keep: impl Fn(&LiveOperation) -> bool) -> Vec<Shared> {
         self.lock()
             .operations
             .iter()
@@ -392,7 +439,7 @@ impl LiveStore {
     }
 
     /// Recent errors, newest first, matching `keep`.
-    pub fn errors(&self, keep: impl Fn(&LiveOperation) -> bool) -> Vec<LiveOperation> {
+    pub fn errors(&self, keep: impl Fn(&LiveOperation) -> bool) -> Vec<Shared> {
         self.lock()
             .errors
             .iter()

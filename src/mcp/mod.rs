@@ -14,7 +14,6 @@ pub mod correlate;
 pub mod dialects;
 pub mod json_scan;
 pub mod operation;
-pub mod recent;
 
 use std::sync::Arc;
 
@@ -308,12 +307,11 @@ fn sweep_interval(idle_timeout: std::time::Duration) -> std::time::Duration {
 }
 
 /// The stage behind the pipeline queue: recognises every span, aggregates the
-/// operations (RED metrics), counts, and hands them on. Returns when the queue is closed
+/// operations (RED metrics), counts, and hands them to the live view. Returns when the queue is closed
 /// and drained.
 pub async fn run_stage(
     mut queue: PipelineReceiver,
     telemetry: Arc<Telemetry>,
-    recent: Arc<recent::RecentOperations>,
     live: Arc<crate::live::store::LiveStore>,
     mut red: RedMetrics,
     idle_timeout: std::time::Duration,
@@ -343,8 +341,7 @@ pub async fn run_stage(
             telemetry.spans_unrecognised(reason.as_str(), *spans);
         }
         telemetry.values_truncated(recogniser.take_truncated());
-        live.record(&recognised.operations, crate::live::api::now_ms());
-        recent.extend(recognised.operations);
+        live.record(recognised.operations, crate::live::api::now_ms());
         processed += batch.spans as u64;
         telemetry.pipeline_processed(batch.spans as u64);
         drop(batch);
