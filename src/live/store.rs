@@ -125,6 +125,10 @@ struct Inner {
     operations: VecDeque<Shared>,
     errors: VecDeque<Shared>,
     sessions: HashMap<String, SessionView>,
+    /// Sessions in order of activity (an id is pushed again when active; stale entries,
+    /// whose time no longer matches the session's, are skipped): eviction of the least
+    /// recently active session in amortised O(1).
+    activity: VecDeque<(u64, String)>,
     /// Service → tool (empty: the whole service) → minute slots.
     tools: HashMap<String, HashMap<String, ToolStats>>,
     tool_count: usize,
@@ -323,16 +327,19 @@ impl LiveStore {
     ) {
         if !inner.sessions.contains_key(id) && inner.sessions.len() >= self.config.max_sessions {
             // Make room: the least recently active session leaves.
-            if let Some(oldest) = inner
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen_ms)
-                .map(|(k, _)| k.clone())
-            {
-                inner.sessions.remove(&oldest);
-                self.telemetry.live_evicted("sessions");
+            while let Some((seen, oldest)) = inner.activity.pop_front() {
+                if inner
+                    .sessions
+                    .get(&oldest)
+                    .is_some_and(|s| s.last_seen_ms == seen)
+                {
+                    inner.sessions.remove(&oldest);
+                    self.telemetry.live_evicted("sessions");
+                    break;
+                }
             }
         }
+        let touched = inner.sessions.get(id).map(|s| s.last_seen_ms);
         if !inner.sessions.contains_key(id) {
             inner.sessions.insert(
                 id.to_owned(),
@@ -366,6 +373,15 @@ impl LiveStore {
         session.recent.push_back(live.clone());
         if session.recent.len() > self.config.session_operations {
             session.recent.pop_front();
+        }
+        if touched != Some(now_ms) {
+            inner.activity.push_back((now_ms, id.to_owned()));
+            if inner.activity.len() > 4 * self.config.max_sessions + 16 {
+                let sessions = &inner.sessions;
+                inner
+                    .activity
+                    .retain(|(seen, id)| sessions.get(id).is_some_and(|s| s.last_seen_ms == *seen));
+            }
         }
     }
 
