@@ -9,7 +9,7 @@ step() { printf '\n== %s\n' "$*"; }
 started=$(date +%s)
 
 step "test peers: Debian packages"
-apt_packages=(prometheus chromium)
+apt_packages=(prometheus chromium openssl)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -45,6 +45,8 @@ pub struct Recorded {
     pub attempts: usize,
     /// Scripted answers, used in order; afterwards `Answer::Ok`.
     pub script: VecDeque<Answer>,
+    /// The `authorization` header of every request that had one.
+    pub authorization: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -117,6 +119,17 @@ impl TraceService for Sink {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        if let Some(auth) = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        {
+            self.recorded
+                .lock()
+                .unwrap()
+                .authorization
+                .push(auth.to_owned());
+        }
         match self.next_answer() {
             Answer::Ok => {}
             Answer::Unavailable(seconds) => {
@@ -212,6 +225,23 @@ pub async fn start_on(sink: Sink, grpc: &str, http: &str) -> RunningSink {
     }
 }
 
+/// An OTLP/gRPC sink over TLS with the given PEM identity, on 127.0.0.1.
+pub async fn start_tls(sink: Sink, cert: &[u8], key: &[u8]) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let identity = tonic::transport::Identity::from_pem(cert, key);
+    let task = tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let _ = tonic::transport::Server::builder()
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .unwrap()
+            .add_service(TraceServiceServer::new(sink))
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    (addr, task)
+}
+
 pub async fn start() -> RunningSink {
     start_on(Sink::default(), "127.0.0.1:0", "127.0.0.1:0").await
 }
@@ -255,8 +285,16 @@ async fn otlp_http(
 
 async fn zipkin_http(
     axum::extract::State(sink): axum::extract::State<Sink>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
+    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        sink.recorded
+            .lock()
+            .unwrap()
+            .authorization
+            .push(auth.to_owned());
+    }
     if let Some(answer) = scripted_http(&sink).await {
         return answer;
     }
