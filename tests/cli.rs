@@ -38,7 +38,7 @@ fn help_documents_every_flag_and_its_variable() {
         "MCPCOL_METRICS_ENDPOINT",
         "--log-format",
         "--log-level",
-        "127.0.0.1:4317",
+        "4317 (OTLP/gRPC)",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }

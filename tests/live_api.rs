@@ -78,17 +78,7 @@ async fn the_api_answers_exactly_what_was_sent() {
         .unwrap();
     client.export(weather_traffic()).await.unwrap();
     spans += 7;
-    for _ in 0..200 {
-        if mcpcol
-            .scrape()
-            .await
-            .value("mcpcol_pipeline_processed_spans_total") as usize
-            == spans
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    mcpcol.wait_processed(spans).await;
 
     let servers = get(&mcpcol, "/api/v1/servers", "/api/v1/servers", 200).await;
     let names: Vec<&str> = servers["servers"]

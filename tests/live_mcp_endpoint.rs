@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::traffic::weather_traffic;
 use common::{peers, TestCollector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -20,17 +18,7 @@ async fn an_agent_can_ask_the_collector() {
         .await
         .unwrap();
     client.export(weather_traffic()).await.unwrap();
-    for _ in 0..200 {
-        if mcpcol
-            .scrape()
-            .await
-            .value("mcpcol_pipeline_processed_spans_total")
-            >= 7.0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    mcpcol.wait_processed(7).await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/mcp_query.py");
     let url = format!("http://{}/mcp", mcpcol.admin);
     let mut command = std::process::Command::new(python);

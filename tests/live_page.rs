@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Duration;
 
 use common::traffic::weather_traffic;
 use common::{peers, TestCollector};
@@ -48,17 +47,7 @@ async fn the_page_shows_servers_tools_and_errors() {
         .await
         .unwrap();
     client.export(weather_traffic()).await.unwrap();
-    for _ in 0..200 {
-        if mcpcol
-            .scrape()
-            .await
-            .value("mcpcol_pipeline_processed_spans_total")
-            >= 7.0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    mcpcol.wait_processed(7).await;
     let url = format!("http://{}/", mcpcol.admin);
 
     let dom_url = url.clone();

@@ -53,7 +53,7 @@ pub fn get<'a>(json: &'a str, path: &[&str]) -> Option<Scalar<'a>> {
     };
     for (depth, key) in path.iter().enumerate() {
         scanner.whitespace();
-        scanner.expect(b'{')?;
+        scanner.eat(b'{')?;
         loop {
             scanner.whitespace();
             if scanner.peek()? == b'}' {
@@ -61,7 +61,7 @@ pub fn get<'a>(json: &'a str, path: &[&str]) -> Option<Scalar<'a>> {
             }
             let name = scanner.string()?;
             scanner.whitespace();
-            scanner.expect(b':')?;
+            scanner.eat(b':')?;
             scanner.whitespace();
             if name == *key {
                 if depth + 1 == path.len() {
@@ -95,7 +95,7 @@ impl<'a> Scanner<'a> {
         self.bytes.get(self.pos).copied()
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.pos += 1)
     }
 
@@ -107,7 +107,7 @@ impl<'a> Scanner<'a> {
 
     /// A string at the cursor, borrowed when it has no escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         let start = self.pos;
         let mut escaped = false;
         loop {
@@ -186,7 +186,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip_string(&mut self) -> Option<()> {
-        self.expect(b'"')?;
+        self.eat(b'"')?;
         loop {
             match self.peek()? {
                 b'"' => {

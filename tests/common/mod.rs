@@ -70,6 +70,22 @@ impl TestCollector {
         scrape(self.admin).await
     }
 
+    /// Waits until the pipeline has processed `spans` spans (at most 4 s).
+    pub async fn wait_processed(&self, spans: usize) {
+        for _ in 0..400 {
+            if self
+                .scrape()
+                .await
+                .value("mcpcol_pipeline_processed_spans_total") as usize
+                >= spans
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the pipeline did not process {spans} spans");
+    }
+
     pub async fn stop(self) -> Summary {
         self.token.cancel();
         self.task.await.unwrap()
