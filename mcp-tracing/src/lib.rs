@@ -1,0 +1,29 @@
+//! OpenTelemetry spans for Rust MCP servers and clients built on `rmcp`, following the
+//! OpenTelemetry semantic conventions for MCP.
+//!
+//! Two lines in a server:
+//!
+//! ```no_run
+//! # async fn run<H: rmcp::ServerHandler>(handler: H) -> Result<(), Box<dyn std::error::Error>> {
+//! use rmcp::ServiceExt;
+//! let _guard = mcp_tracing::init("weather-server")?; // flushes spans on drop
+//! let server = mcp_tracing::TracedServer::new(handler).serve(rmcp::transport::stdio()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every request and notification then gets a SERVER span named `{mcp.method.name} {target}`
+//! with `mcp.method.name`, `gen_ai.tool.name` / `gen_ai.prompt.name` / `mcp.resource.uri`,
+//! `jsonrpc.request.id`, `mcp.session.id`, `mcp.protocol.version`, `network.transport`, and
+//! `error.type` with status ERROR on JSON-RPC errors and on tool results with `isError`.
+//! A W3C `traceparent` in `params._meta` becomes the span's parent; [`TracedPeer`] does the
+//! client side and injects it.
+
+mod client;
+mod init;
+mod server;
+mod span;
+
+pub use client::TracedPeer;
+pub use init::{init, Guard, InitError, Tracing};
+pub use server::TracedServer;
+pub use span::SpanOptions;
