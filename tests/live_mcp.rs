@@ -148,3 +148,85 @@ async fn live_python_mcp_servers_are_recognised() {
     assert_eq!(server_add["trace_id"], client_add["trace_id"]);
     assert_eq!(server_add["parent_span_id"], client_add["span_id"]);
 }
+
+/// The Python example of the README (examples/python): a fastmcp server with only an SDK
+/// tracer provider added, driven by the SDK client, both exporting through the standard
+/// OTEL_EXPORTER_OTLP_ENDPOINT variable.
+#[tokio::test]
+async fn python_example_is_recognised() {
+    let Some(python) = peers::python() else {
+        return;
+    };
+    let mcpcol = process::start(&[], &[]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/python/weather_client.py"
+    );
+    let mut command = std::process::Command::new(&python);
+    command
+        .arg(script)
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", mcpcol.http),
+        )
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES");
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tools/call get_alerts Atlantis: isError"),
+        "{stdout}"
+    );
+    let mut operations = Vec::new();
+    for _ in 0..100 {
+        operations = reqwest::get(format!("http://{}/debug/operations", mcpcol.admin))
+            .await
+            .unwrap()
+            .json::<Vec<serde_json::Value>>()
+            .await
+            .unwrap();
+        if operations.len() >= 14 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        lines(&operations, "weather-py-server"),
+        sorted(&[
+            "server initialize ok",
+            "server tools/list ok",
+            "server tools/call get_weather ok",
+            "server tools/call get_alerts ok",
+            "server tools/call get_alerts error:tool_error",
+            "server resources/read weather://forecast/today ok",
+            "server prompts/get packing_list ok",
+        ])
+    );
+    assert_eq!(
+        lines(&operations, "weather-py-client"),
+        sorted(&[
+            "client initialize ok",
+            "client tools/list ok",
+            "client tools/call get_weather ok",
+            "client tools/call get_alerts ok",
+            "client tools/call get_alerts error:tool_error",
+            "client resources/read ok",
+            "client prompts/get packing_list ok",
+        ])
+    );
+    for op in &operations {
+        let expected = if op["side"] == "server" {
+            "fastmcp"
+        } else {
+            "semconv"
+        };
+        assert_eq!(op["dialect"], expected, "{op}");
+    }
+}
