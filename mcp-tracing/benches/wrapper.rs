@@ -37,8 +37,8 @@ fn bench(c: &mut Criterion) {
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(Discard)
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
+    let subscriber =
+        tracing_subscriber::registry().with(mcp_tracing::layer(provider.tracer("bench")));
     let _default = tracing::subscriber::set_default(subscriber);
 
     let (plain_client, plain_server) = runtime.block_on(async {

@@ -96,7 +96,7 @@ impl Tracing {
         let provider = self.provider()?;
         let tracer = provider.tracer("mcp-tracing");
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+        let otel = layer(tracer);
         let logs = self
             .log_to_stderr
             .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
@@ -107,6 +107,23 @@ impl Tracing {
             .try_init()?;
         Ok(Guard { provider })
     }
+}
+
+/// The tracing-opentelemetry layer mcp-tracing installs, for use with your own subscriber.
+/// It leaves out tracing-opentelemetry's default extras (`code.*` location, `thread.*`,
+/// `busy_ns`/`idle_ns`, `target`) so MCP spans carry exactly the conventions' attributes.
+pub fn layer<S, T>(tracer: T) -> tracing_opentelemetry::OpenTelemetryLayer<S, T>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    T: opentelemetry::trace::Tracer + 'static,
+    T::Span: Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
 }
 
 /// Set up `tracing` + OpenTelemetry + OTLP export for `service_name`; keep the guard alive.

@@ -24,6 +24,6 @@ mod server;
 mod span;
 
 pub use client::TracedPeer;
-pub use init::{init, Guard, InitError, Tracing};
+pub use init::{init, layer, Guard, InitError, Tracing};
 pub use server::TracedServer;
 pub use span::SpanOptions;

@@ -37,8 +37,8 @@ impl Drop for Mcpcol {
     }
 }
 
-/// Starts mcpcol on port 0 and returns it with its OTLP/HTTP and admin addresses.
-fn start_mcpcol() -> (Mcpcol, String, String) {
+/// Starts mcpcol on port 0 and returns it with its OTLP/HTTP (or gRPC) and admin addresses.
+fn start_mcpcol(otlp_key: &str) -> (Mcpcol, String, String) {
     let mut child = Command::new(built(profile_dir().join("mcpcol")))
         .args(["--log-format", "json"])
         .args(["--set", "receivers.otlp.grpc.endpoint=127.0.0.1:0"])
@@ -56,8 +56,7 @@ fn start_mcpcol() -> (Mcpcol, String, String) {
         let Ok(event) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
-        if let (Some(http), Some(admin)) = (event["otlp_http"].as_str(), event["metrics"].as_str())
-        {
+        if let (Some(http), Some(admin)) = (event[otlp_key].as_str(), event["metrics"].as_str()) {
             let (http, admin) = (http.to_owned(), admin.to_owned());
             // Keep draining stderr so mcpcol never blocks on a full pipe.
             std::thread::spawn(move || stderr.for_each(drop));
@@ -96,11 +95,20 @@ fn find<'a>(ops: &'a [Value], side: &str, method: &str, target: Option<&str>) ->
 }
 
 #[test]
-fn demo_client_and_server_are_recognised_by_mcpcol() {
-    let (_mcpcol, http, admin) = start_mcpcol();
+fn demo_over_otlp_http_is_recognised_by_mcpcol() {
+    demo_is_recognised("http/protobuf", "otlp_http");
+}
+
+#[test]
+fn demo_over_otlp_grpc_is_recognised_by_mcpcol() {
+    demo_is_recognised("grpc", "otlp_grpc");
+}
+
+fn demo_is_recognised(protocol: &str, otlp_key: &str) {
+    let (_mcpcol, otlp, admin) = start_mcpcol(otlp_key);
     let demo = Command::new(built(profile_dir().join("examples").join("demo")))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{http}"))
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_RESOURCE_ATTRIBUTES")
         .output()

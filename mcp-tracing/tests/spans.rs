@@ -55,8 +55,8 @@ async fn session(sizes: bool) -> Vec<SpanData> {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let subscriber =
+        tracing_subscriber::registry().with(mcp_tracing::layer(provider.tracer("test")));
     let _default = tracing::subscriber::set_default(subscriber);
 
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
@@ -137,6 +137,22 @@ async fn server_spans_follow_the_conventions() {
     assert!(attr(call, "mcp.protocol.version").is_some());
     assert_eq!(attr(call, "error.type"), None);
     assert_eq!(call.status, Status::Unset);
+    let mut keys: Vec<&str> = call.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "gen_ai.operation.name",
+            "gen_ai.tool.name",
+            "jsonrpc.request.id",
+            "mcp.client.name",
+            "mcp.client.version",
+            "mcp.method.name",
+            "mcp.protocol.version",
+            "network.transport",
+        ],
+        "exactly the conventions' attributes"
+    );
     // Payloads are never recorded, sizes only when asked.
     assert_eq!(attr(call, "mcp.request.size"), None);
     assert!(call
