@@ -13,8 +13,7 @@ use rmcp::service::{PeerRequestOptions, RoleClient, ServiceError};
 use rmcp::Peer;
 use tracing::Instrument;
 
-use crate::server::request_target;
-use crate::span::{self, SpanOptions, KIND_CLIENT};
+use crate::span::{self, request_target, SpanOptions, KIND_CLIENT};
 
 /// An rmcp client peer whose requests run in CLIENT spans and carry the trace context.
 #[derive(Debug, Clone)]

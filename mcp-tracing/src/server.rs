@@ -1,41 +1,64 @@
 //! SERVER spans for every request and notification an rmcp server handles.
 //!
-//! Why a `Service<RoleServer>` decorator rather than a tower layer or a `ServerHandler`
-//! wrapper: rmcp routes every request through `Service::handle_request` after decoding, so
-//! this is the one place that sees the typed request (tool name, resource URI), the JSON-RPC
-//! id, `_meta` (for `traceparent`), the peer's initialize info and the typed result (for
-//! `isError`) on every transport. A tower layer sits only on Streamable HTTP and sees bytes;
-//! wrapping `ServerHandler` would mean forwarding its ~30 methods one by one.
+//! Why a `ServerHandler` decorator: rmcp's Streamable HTTP service accepts only a
+//! `ServerHandler` (not any `Service<RoleServer>`), and `ServiceExt::serve` takes one too,
+//! so this form works on every transport. Each forwarded method sees the typed request
+//! (tool name, prompt name, resource URI), the request context (JSON-RPC id, `_meta` with
+//! `traceparent`, the HTTP request parts with the session id, the peer's initialize info)
+//! and the typed result (`isError`). A tower layer would exist only on Streamable HTTP and
+//! see bytes. Methods that are not MCP calls (`get_info`, `get_tool`, ...) are forwarded
+//! untouched, so the wrapped server behaves exactly as before.
 
 use std::borrow::Cow;
 use std::future::Future;
 
+#[allow(deprecated)]
 use rmcp::model::{
-    ClientNotification, ClientRequest, ConstString, ProtocolVersion, ServerConfig, ServerResult,
+    CallToolRequestMethod, CallToolRequestParams, CallToolResponse, CancelTaskMethod,
+    CancelTaskParams, CancelledNotificationMethod, CancelledNotificationParam,
+    CompleteRequestMethod, CompleteRequestParams, CompleteResult, ConstString, CustomNotification,
+    CustomRequest, CustomResult, DiscoverRequestMethod, DiscoverResult, GetPromptRequestMethod,
+    GetPromptRequestParams, GetPromptResponse, GetSkillRequestMethod, GetSkillRequestParams,
+    GetSkillResult, GetTaskMethod, GetTaskParams, GetTaskResult, InitializeRequestParams,
+    InitializeResult, InitializeResultMethod, InitializedNotificationMethod,
+    ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
+    ListSkillsRequestMethod, ListSkillsResult, ListToolsRequestMethod, ListToolsResult,
+    PaginatedRequestParams, PingRequestMethod, ProgressNotificationMethod,
+    ProgressNotificationParam, ProtocolVersion, ReadResourceDirectoryRequestMethod,
+    ReadResourceDirectoryRequestParams, ReadResourceRequestMethod, ReadResourceRequestParams,
+    ReadResourceResponse, RootsListChangedNotificationMethod, ServerConfig, ServerResult,
+    SetLevelRequestMethod, SetLevelRequestParams, SubscribeRequestMethod, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestMethod, UnsubscribeRequestParams, UpdateTaskMethod,
+    UpdateTaskParams,
 };
-use rmcp::service::{MaybeSendFuture, NotificationContext, RequestContext, RoleServer, Service};
-use rmcp::ErrorData as McpError;
+use rmcp::service::{
+    MaybeSendFuture, NotificationContext, RequestContext, RoleServer, SubscriptionContext,
+};
+use rmcp::{ErrorData as McpError, ServerHandler};
 use tracing::{Instrument, Span};
 
 use crate::span::{self, SpanOptions, Target, KIND_SERVER};
 
-/// Wraps any rmcp server (anything that implements `ServerHandler`) so that each request and
-/// notification runs inside a SERVER span that follows the OTel MCP conventions.
+/// Wraps an rmcp `ServerHandler` so that each request and notification runs inside a SERVER
+/// span that follows the OTel MCP conventions. It is itself a `ServerHandler`: serve it
+/// wherever the unwrapped handler was served (stdio, Streamable HTTP, any transport).
 #[derive(Debug, Clone)]
-pub struct TracedServer<S> {
-    inner: S,
+pub struct TracedServer<H> {
+    inner: H,
     options: SpanOptions,
 }
 
-impl<S> TracedServer<S> {
-    pub fn new(inner: S) -> Self {
+impl<H> TracedServer<H> {
+    pub fn new(inner: H) -> Self {
         Self {
             inner,
             options: SpanOptions::default(),
         }
     }
 
-    /// Set `network.transport` for transports the wrapper cannot see (`"pipe"` for stdio).
+    /// Set `network.transport` for transports the wrapper cannot see (`"pipe"` for stdio;
+    /// over Streamable HTTP it sets `"tcp"` itself).
     pub fn with_transport(mut self, transport: &'static str) -> Self {
         self.options.transport = Some(transport);
         self
@@ -47,35 +70,13 @@ impl<S> TracedServer<S> {
         self
     }
 
-    pub fn inner(&self) -> &S {
+    pub fn inner(&self) -> &H {
         &self.inner
     }
 }
 
-pub(crate) fn request_target(request: &ClientRequest) -> Target<'_> {
-    match request {
-        ClientRequest::CallToolRequest(r) => Target::Tool(&r.params.name),
-        ClientRequest::GetPromptRequest(r) => Target::Prompt(&r.params.name),
-        ClientRequest::ReadResourceRequest(r) => Target::Resource(&r.params.uri),
-        ClientRequest::SubscribeRequest(r) => Target::Resource(&r.params.uri),
-        ClientRequest::UnsubscribeRequest(r) => Target::Resource(&r.params.uri),
-        _ => Target::None,
-    }
-}
-
-fn notification_method(notification: &ClientNotification) -> &str {
-    match notification {
-        ClientNotification::CancelledNotification(n) => n.method.as_str(),
-        ClientNotification::ProgressNotification(n) => n.method.as_str(),
-        ClientNotification::InitializedNotification(n) => n.method.as_str(),
-        ClientNotification::RootsListChangedNotification(n) => n.method.as_str(),
-        ClientNotification::CustomNotification(n) => n.method.as_str(),
-        _ => "notifications/unknown",
-    }
-}
-
-/// Session id and transport, seen only over Streamable HTTP (rmcp puts the request parts
-/// into the extensions there).
+/// Session id and transport: over Streamable HTTP rmcp puts the HTTP request parts into the
+/// extensions; elsewhere the configured transport applies.
 fn record_connection(span: &Span, extensions: &rmcp::model::Extensions, options: &SpanOptions) {
     if let Some(parts) = extensions.get::<http::request::Parts>() {
         if let Some(session) = parts
@@ -91,101 +92,338 @@ fn record_connection(span: &Span, extensions: &rmcp::model::Extensions, options:
     }
 }
 
-fn record_peer(span: &Span, request: &ClientRequest, peer: &rmcp::Peer<RoleServer>) {
-    if let ClientRequest::InitializeRequest(init) = request {
-        span.record(
-            "mcp.protocol.version",
-            init.params.protocol_version.as_str(),
-        );
-        span.record("mcp.client.name", init.params.client_info.name.as_str());
-        span.record(
-            "mcp.client.version",
-            init.params.client_info.version.as_str(),
-        );
-    } else if let Some(info) = peer.peer_info() {
+fn record_peer(span: &Span, peer: &rmcp::Peer<RoleServer>) {
+    if let Some(info) = peer.peer_info() {
         span.record("mcp.protocol.version", info.protocol_version.as_str());
         span.record("mcp.client.name", info.client_info.name.as_str());
         span.record("mcp.client.version", info.client_info.version.as_str());
     }
 }
 
-impl<S: Service<RoleServer>> Service<RoleServer> for TracedServer<S> {
-    fn handle_request(
+/// What a successful result adds to its span.
+trait Outcome {
+    fn record(&self, _span: &Span) {}
+    /// Bytes of the JSON result (only computed when sizes are on).
+    fn size(&self) -> Option<i64>;
+}
+
+impl Outcome for CallToolResponse {
+    fn size(&self) -> Option<i64> {
+        span::json_size(&ServerResult::from(self.clone()))
+    }
+    fn record(&self, span: &Span) {
+        if let CallToolResponse::Complete(result) = self {
+            if result.is_error == Some(true) {
+                span::record_tool_error(span);
+            }
+        }
+    }
+}
+
+impl Outcome for GetPromptResponse {
+    fn size(&self) -> Option<i64> {
+        span::json_size(&ServerResult::from(self.clone()))
+    }
+}
+
+impl Outcome for ReadResourceResponse {
+    fn size(&self) -> Option<i64> {
+        span::json_size(&ServerResult::from(self.clone()))
+    }
+}
+
+impl Outcome for InitializeResult {
+    fn size(&self) -> Option<i64> {
+        span::json_size(self)
+    }
+    /// The negotiated version, which may be older than the one the client asked for.
+    fn record(&self, span: &Span) {
+        span.record("mcp.protocol.version", self.protocol_version.as_str());
+    }
+}
+
+macro_rules! plain_outcome {
+    ($($result:ty),* $(,)?) => {
+        $(impl Outcome for $result {
+            fn size(&self) -> Option<i64> {
+                span::json_size(self)
+            }
+        })*
+    };
+}
+
+plain_outcome!(
+    (),
+    DiscoverResult,
+    CompleteResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    CustomResult,
+    GetTaskResult,
+    ListSkillsResult,
+    GetSkillResult,
+);
+
+impl<H> TracedServer<H> {
+    fn request_span(
         &self,
-        request: ClientRequest,
-        context: RequestContext<RoleServer>,
-    ) -> impl Future<Output = Result<ServerResult, McpError>> + MaybeSendFuture + '_ {
-        let span = span::mcp_span(KIND_SERVER, request.method(), &request_target(&request));
+        method: &str,
+        target: Target<'_>,
+        context: &RequestContext<RoleServer>,
+        request_size: impl FnOnce() -> Option<i64>,
+    ) -> Span {
+        let span = span::mcp_span(KIND_SERVER, method, &target);
         if !span.is_disabled() {
             span.record("jsonrpc.request.id", context.id.to_string().as_str());
             record_connection(&span, &context.extensions, &self.options);
-            record_peer(&span, &request, &context.peer);
+            record_peer(&span, &context.peer);
             span::set_parent_from_meta(&span, &context.meta);
             if self.options.record_sizes {
-                if let Some(size) = span::json_size(&request) {
+                if let Some(size) = request_size() {
                     span.record("mcp.request.size", size);
                 }
             }
         }
-        let record_sizes = self.options.record_sizes;
-        let outcome_span = span.clone();
-        let handled = self.inner.handle_request(request, context);
-        async move {
-            let result = handled.await;
-            match &result {
-                Ok(ServerResult::CallToolResult(tool)) if tool.is_error == Some(true) => {
-                    span::record_tool_error(&outcome_span)
-                }
-                // The negotiated version, which may be older than the one the client asked for.
-                Ok(ServerResult::InitializeResult(init)) => {
-                    outcome_span.record("mcp.protocol.version", init.protocol_version.as_str());
-                }
-                Ok(_) => {}
-                Err(error) => span::record_rpc_error(&outcome_span, error),
-            }
-            if record_sizes {
-                if let Ok(response) = &result {
-                    if let Some(size) = span::json_size(response) {
-                        outcome_span.record("mcp.response.size", size);
-                    }
-                }
-            }
-            result
-        }
-        .instrument(span)
+        span
     }
 
-    fn handle_notification(
-        &self,
-        notification: ClientNotification,
-        context: NotificationContext<RoleServer>,
-    ) -> impl Future<Output = Result<(), McpError>> + MaybeSendFuture + '_ {
-        let span = span::mcp_span(
-            KIND_SERVER,
-            notification_method(&notification),
-            &Target::None,
-        );
+    fn notification_span(&self, method: &str, context: &NotificationContext<RoleServer>) -> Span {
+        let span = span::mcp_span(KIND_SERVER, method, &Target::None);
         if !span.is_disabled() {
             record_connection(&span, &context.extensions, &self.options);
             span::set_parent_from_meta(&span, &context.meta);
         }
-        let outcome_span = span.clone();
-        let handled = self.inner.handle_notification(notification, context);
-        async move {
-            let result = handled.await;
-            if let Err(error) = &result {
-                span::record_rpc_error(&outcome_span, error);
+        span
+    }
+}
+
+/// Runs `handled` inside `span` and records its outcome there.
+fn traced<'a, T: Outcome + Send + 'a>(
+    span: Span,
+    record_sizes: bool,
+    handled: impl Future<Output = Result<T, McpError>> + MaybeSendFuture + 'a,
+) -> impl Future<Output = Result<T, McpError>> + MaybeSendFuture + 'a {
+    let outcome_span = span.clone();
+    async move {
+        let result = handled.await;
+        match &result {
+            Ok(response) => {
+                response.record(&outcome_span);
+                if record_sizes {
+                    if let Some(size) = response.size() {
+                        outcome_span.record("mcp.response.size", size);
+                    }
+                }
             }
-            result
+            Err(error) => span::record_rpc_error(&outcome_span, error),
         }
-        .instrument(span)
+        result
+    }
+    .instrument(span)
+}
+
+/// A traced request method: `name(params) -> result` for `method`, whose target is `target`.
+macro_rules! traced_request {
+    ($name:ident($params:ty) -> $result:ty, $method:ty, |$request:ident| $target:expr) => {
+        fn $name(
+            &self,
+            request: $params,
+            context: RequestContext<RoleServer>,
+        ) -> impl Future<Output = Result<$result, McpError>> + MaybeSendFuture + '_ {
+            let span = {
+                let $request = &request;
+                self.request_span(<$method>::VALUE, $target, &context, || {
+                    span::json_size($request)
+                })
+            };
+            traced(
+                span,
+                self.options.record_sizes,
+                self.inner.$name(request, context),
+            )
+        }
+    };
+}
+
+/// A traced notification method, with or without params.
+macro_rules! traced_notification {
+    ($name:ident, $method:ty) => {
+        fn $name(
+            &self,
+            context: NotificationContext<RoleServer>,
+        ) -> impl Future<Output = ()> + MaybeSendFuture + '_ {
+            let span = self.notification_span(<$method>::VALUE, &context);
+            self.inner.$name(context).instrument(span)
+        }
+    };
+    ($name:ident($params:ty), $method:ty) => {
+        fn $name(
+            &self,
+            notification: $params,
+            context: NotificationContext<RoleServer>,
+        ) -> impl Future<Output = ()> + MaybeSendFuture + '_ {
+            let span = self.notification_span(<$method>::VALUE, &context);
+            self.inner.$name(notification, context).instrument(span)
+        }
+    };
+}
+
+// Deprecated methods (logging, legacy subscribe) are forwarded too: old clients still call them.
+#[allow(deprecated)]
+impl<H: ServerHandler> ServerHandler for TracedServer<H> {
+    fn ping(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<(), McpError>> + MaybeSendFuture + '_ {
+        let span = self.request_span(PingRequestMethod::VALUE, Target::None, &context, || None);
+        traced(span, self.options.record_sizes, self.inner.ping(context))
     }
 
-    fn get_info(&self) -> ServerConfig {
-        self.inner.get_info()
+    fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<InitializeResult, McpError>> + MaybeSendFuture + '_ {
+        let span = self.request_span(
+            InitializeResultMethod::VALUE,
+            Target::None,
+            &context,
+            || span::json_size(&request),
+        );
+        // The peer info is set by the handler; the request has what the span needs.
+        span.record("mcp.protocol.version", request.protocol_version.as_str());
+        span.record("mcp.client.name", request.client_info.name.as_str());
+        span.record("mcp.client.version", request.client_info.version.as_str());
+        traced(
+            span,
+            self.options.record_sizes,
+            self.inner.initialize(request, context),
+        )
+    }
+
+    fn negotiate_initialize(
+        &self,
+        request: &InitializeRequestParams,
+    ) -> Result<InitializeResult, McpError> {
+        self.inner.negotiate_initialize(request)
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
         self.inner.supported_protocol_versions()
+    }
+
+    fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<DiscoverResult, McpError>> + MaybeSendFuture + '_ {
+        let span = self.request_span(DiscoverRequestMethod::VALUE, Target::None, &context, || {
+            None
+        });
+        traced(
+            span,
+            self.options.record_sizes,
+            self.inner.discover(context),
+        )
+    }
+
+    traced_request!(complete(CompleteRequestParams) -> CompleteResult, CompleteRequestMethod, |_r| Target::None);
+    traced_request!(set_level(SetLevelRequestParams) -> (), SetLevelRequestMethod, |_r| Target::None);
+    traced_request!(get_prompt(GetPromptRequestParams) -> GetPromptResponse, GetPromptRequestMethod, |r| Target::Prompt(&r.name));
+    traced_request!(
+        list_prompts(Option<PaginatedRequestParams>) -> ListPromptsResult,
+        ListPromptsRequestMethod,
+        |_r| Target::None
+    );
+    traced_request!(
+        list_resources(Option<PaginatedRequestParams>) -> ListResourcesResult,
+        ListResourcesRequestMethod,
+        |_r| Target::None
+    );
+    traced_request!(
+        list_resource_templates(Option<PaginatedRequestParams>) -> ListResourceTemplatesResult,
+        ListResourceTemplatesRequestMethod,
+        |_r| Target::None
+    );
+    traced_request!(read_resource(ReadResourceRequestParams) -> ReadResourceResponse, ReadResourceRequestMethod, |r| Target::Resource(&r.uri));
+    traced_request!(subscribe(SubscribeRequestParams) -> (), SubscribeRequestMethod, |r| Target::Resource(&r.uri));
+    traced_request!(unsubscribe(UnsubscribeRequestParams) -> (), UnsubscribeRequestMethod, |r| Target::Resource(&r.uri));
+    traced_request!(call_tool(CallToolRequestParams) -> CallToolResponse, CallToolRequestMethod, |r| Target::Tool(&r.name));
+    traced_request!(
+        list_tools(Option<PaginatedRequestParams>) -> ListToolsResult,
+        ListToolsRequestMethod,
+        |_r| Target::None
+    );
+    traced_request!(get_task(GetTaskParams) -> GetTaskResult, GetTaskMethod, |_r| Target::None);
+    traced_request!(update_task(UpdateTaskParams) -> (), UpdateTaskMethod, |_r| Target::None);
+    traced_request!(cancel_task(CancelTaskParams) -> (), CancelTaskMethod, |_r| Target::None);
+    traced_request!(
+        list_skills(Option<PaginatedRequestParams>) -> ListSkillsResult,
+        ListSkillsRequestMethod,
+        |_r| Target::None
+    );
+    traced_request!(get_skill(GetSkillRequestParams) -> GetSkillResult, GetSkillRequestMethod, |_r| Target::None);
+    // resources/directory/read answers with a ListResourcesResult.
+    traced_request!(read_resource_directory(ReadResourceDirectoryRequestParams) -> ListResourcesResult, ReadResourceDirectoryRequestMethod, |_r| Target::None);
+
+    fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<CustomResult, McpError>> + MaybeSendFuture + '_ {
+        let span = self.request_span(&request.method, Target::None, &context, || {
+            span::json_size(&request)
+        });
+        traced(
+            span,
+            self.options.record_sizes,
+            self.inner.on_custom_request(request, context),
+        )
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.inner.accepted_subscription_filter(requested)
+    }
+
+    /// A long-lived stream, not a call: forwarded without a span.
+    fn listen(
+        &self,
+        context: SubscriptionContext,
+    ) -> impl Future<Output = Result<(), McpError>> + MaybeSendFuture + '_ {
+        self.inner.listen(context)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner.get_tool(name)
+    }
+
+    traced_notification!(
+        on_cancelled(CancelledNotificationParam),
+        CancelledNotificationMethod
+    );
+    traced_notification!(
+        on_progress(ProgressNotificationParam),
+        ProgressNotificationMethod
+    );
+    traced_notification!(on_initialized, InitializedNotificationMethod);
+    traced_notification!(on_roots_list_changed, RootsListChangedNotificationMethod);
+
+    fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        context: NotificationContext<RoleServer>,
+    ) -> impl Future<Output = ()> + MaybeSendFuture + '_ {
+        let span = self.notification_span(&notification.method, &context);
+        self.inner
+            .on_custom_notification(notification, context)
+            .instrument(span)
+    }
+
+    fn get_info(&self) -> ServerConfig {
+        self.inner.get_info()
     }
 }

@@ -2,7 +2,7 @@
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use rmcp::model::{ErrorData, MetaObject};
+use rmcp::model::{ClientRequest, ErrorData, MetaObject};
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -13,6 +13,18 @@ pub(crate) enum Target<'a> {
     Tool(&'a str),
     Prompt(&'a str),
     Resource(&'a str),
+}
+
+/// The target of a request a client sends.
+pub(crate) fn request_target(request: &ClientRequest) -> Target<'_> {
+    match request {
+        ClientRequest::CallToolRequest(r) => Target::Tool(&r.params.name),
+        ClientRequest::GetPromptRequest(r) => Target::Prompt(&r.params.name),
+        ClientRequest::ReadResourceRequest(r) => Target::Resource(&r.params.uri),
+        ClientRequest::SubscribeRequest(r) => Target::Resource(&r.params.uri),
+        ClientRequest::UnsubscribeRequest(r) => Target::Resource(&r.params.uri),
+        _ => Target::None,
+    }
 }
 
 /// Options shared by the server and client wrappers.
