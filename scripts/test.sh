@@ -35,6 +35,11 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo build --examples"
+# mcp-tracing's end-to-end test runs the demo example as its own processes; under
+# `cargo test --all-targets` examples are built as test harnesses, not runnable programs.
+cargo build --workspace --examples
+
 step "cargo test"
 # Peers are required here: a missing one fails the run instead of skipping its test.
 MCPCOL_REQUIRE_PEERS=1 cargo test --workspace --all-targets

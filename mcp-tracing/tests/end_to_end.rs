@@ -3,8 +3,8 @@
 //! against the real mcpcol binary: the operations arrive recognised as the semantic-conventions
 //! dialect, with the right tools and outcomes, and each server span shares its client's trace.
 //!
-//! Needs the `mcpcol` binary and the `demo` example built beside this test, which
-//! `cargo test --workspace --all-targets` (the project's test command) does.
+//! Needs the `mcpcol` binary and the `demo` example built beside this test:
+//! `cargo build --workspace --examples` builds both (scripts/test.sh runs it first).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ fn profile_dir() -> PathBuf {
 fn built(path: PathBuf) -> PathBuf {
     assert!(
         path.exists(),
-        "{} is missing: run `cargo test --workspace --all-targets`, which builds it",
+        "{} is missing: run `cargo build --workspace --examples` first (scripts/test.sh does)",
         path.display()
     );
     path
