@@ -441,33 +441,8 @@ async fn captures_through_the_running_collector_over_http_and_grpc() {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 scrape = mcpcol.scrape().await;
             }
-            let operations: Vec<serde_json::Value> =
-                reqwest::get(format!("http://{}/debug/operations", mcpcol.admin))
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-            let mut lines: Vec<String> = operations
-                .iter()
-                .map(|o| {
-                    let mut s = format!(
-                        "{} {}",
-                        o["side"].as_str().unwrap(),
-                        o["method"].as_str().unwrap()
-                    );
-                    if let Some(t) = o["target"].as_str() {
-                        s.push(' ');
-                        s.push_str(t);
-                    }
-                    match o["error_type"].as_str() {
-                        None => s.push_str(" ok"),
-                        Some(kind) => s.push_str(&format!(" error:{kind}")),
-                    }
-                    s
-                })
-                .collect();
-            lines.sort();
+            let operations = common::operations::fetch(mcpcol.admin).await;
+            let lines = common::operations::sorted_lines(&operations, |_| true);
             assert_eq!(lines, expected.lines, "{capture} over {transport}");
             let recognised: f64 = scrape
                 .series

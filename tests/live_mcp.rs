@@ -5,31 +5,10 @@
 
 mod common;
 
-use common::{peers, process};
+use common::{operations, peers, process};
 
 fn lines(operations: &[serde_json::Value], service: &str) -> Vec<String> {
-    let mut lines: Vec<String> = operations
-        .iter()
-        .filter(|o| o["service"] == service)
-        .map(|o| {
-            let mut s = format!(
-                "{} {}",
-                o["side"].as_str().unwrap(),
-                o["method"].as_str().unwrap()
-            );
-            if let Some(t) = o["target"].as_str() {
-                s.push(' ');
-                s.push_str(t);
-            }
-            match o["error_type"].as_str() {
-                None => s.push_str(" ok"),
-                Some(kind) => s.push_str(&format!(" error:{kind}")),
-            }
-            s
-        })
-        .collect();
-    lines.sort();
-    lines
+    operations::sorted_lines(operations, |s| s == service)
 }
 
 fn sorted(v: &[&str]) -> Vec<String> {
@@ -84,20 +63,7 @@ async fn live_python_mcp_servers_are_recognised() {
         "client prompts/get review ok",
         "client ping ok",
     ];
-    // Both processes flush on exit; the collector processes asynchronously.
-    let mut operations = Vec::new();
-    for _ in 0..100 {
-        operations = reqwest::get(format!("http://{}/debug/operations", mcpcol.admin))
-            .await
-            .unwrap()
-            .json::<Vec<serde_json::Value>>()
-            .await
-            .unwrap();
-        if operations.len() >= 29 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let operations = operations::wait_for(mcpcol.admin, 29).await;
     assert_eq!(lines(&operations, "live-sdk-client"), sorted(&client_calls));
     assert_eq!(
         lines(&operations, "live-fastmcp-client"),
@@ -184,19 +150,7 @@ async fn python_example_is_recognised() {
         stdout.contains("tools/call get_alerts Atlantis: isError"),
         "{stdout}"
     );
-    let mut operations = Vec::new();
-    for _ in 0..100 {
-        operations = reqwest::get(format!("http://{}/debug/operations", mcpcol.admin))
-            .await
-            .unwrap()
-            .json::<Vec<serde_json::Value>>()
-            .await
-            .unwrap();
-        if operations.len() >= 14 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let operations = operations::wait_for(mcpcol.admin, 14).await;
     assert_eq!(
         lines(&operations, "weather-py-server"),
         sorted(&[
