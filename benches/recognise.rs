@@ -39,34 +39,24 @@ fn request_bytes(captures: &[&str]) -> Vec<Vec<u8>> {
 }
 
 fn load(captures: &[&str]) -> Vec<Input> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conventions/captures");
     let mut out = Vec::new();
-    for capture in captures {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(capture))
-            .expect("captures are beside the project in ../shared")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-            .collect();
-        files.sort();
-        for file in files {
-            let bytes = std::fs::read(&file).expect("read capture");
-            let request = ExportTraceServiceRequest::decode(&bytes[..]).expect("decode capture");
-            for rs in request.resource_spans {
-                let resource = ResourceInfo::from_attributes(
-                    rs.resource
-                        .as_ref()
-                        .map(|r| r.attributes.as_slice())
-                        .unwrap_or_default(),
-                );
-                for ss in rs.scope_spans {
-                    let scope = ss.scope.map(|s| s.name).unwrap_or_default();
-                    for span in ss.spans {
-                        out.push(Input {
-                            resource: resource.clone(),
-                            scope: scope.clone(),
-                            span,
-                        });
-                    }
+    for bytes in request_bytes(captures) {
+        let request = ExportTraceServiceRequest::decode(&bytes[..]).expect("decode capture");
+        for rs in request.resource_spans {
+            let resource = ResourceInfo::from_attributes(
+                rs.resource
+                    .as_ref()
+                    .map(|r| r.attributes.as_slice())
+                    .unwrap_or_default(),
+            );
+            for ss in rs.scope_spans {
+                let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                for span in ss.spans {
+                    out.push(Input {
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        span,
+                    });
                 }
             }
         }

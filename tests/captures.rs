@@ -9,35 +9,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use mcpcol::mcp::{Recogniser, Unrecognised};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-fn captures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conventions/captures")
-}
-
-/// The capture's requests in arrival order (the order the sink numbered them).
 fn load(capture: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = captures_dir().join(capture);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
+    common::captures::requests(capture)
 }
 
 struct Result {

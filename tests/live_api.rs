@@ -37,31 +37,23 @@ async fn get(mcpcol: &TestCollector, route: &str, path: &str, status: u16) -> Va
 }
 
 async fn post_capture(mcpcol: &TestCollector, capture: &str) -> usize {
-    let dir = format!(
-        "{}/../shared/conventions/captures/{capture}",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let client = reqwest::Client::new();
     let mut spans = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "pb") {
-            let body = std::fs::read(&path).unwrap();
-            spans += ExportTraceServiceRequest::decode(&body[..])
-                .unwrap()
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum::<usize>();
-            client
-                .post(mcpcol.http_url("/v1/traces"))
-                .header("content-type", "application/x-protobuf")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-        }
+    for (_, body) in common::captures::requests(capture) {
+        spans += ExportTraceServiceRequest::decode(&body[..])
+            .unwrap()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum::<usize>();
+        client
+            .post(mcpcol.http_url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
     }
     spans
 }

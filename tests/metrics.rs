@@ -19,18 +19,9 @@ use prost::Message;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0";
 
 fn capture_requests(capture: &str) -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conventions/captures")
-        .join(capture);
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-        .collect();
-    files.sort();
-    files
+    common::captures::requests(capture)
         .into_iter()
-        .map(|f| std::fs::read(f).unwrap())
+        .map(|(_, body)| body)
         .collect()
 }
 

@@ -133,17 +133,10 @@ async fn prometheus_scrapes_exact_red_metrics() {
     client.export(sent.clone()).await.unwrap();
     // Plus a real capture over HTTP.
     let http = reqwest::Client::new();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conventions/captures/native-mcp-stdio");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.retain(|p| p.extension().is_some_and(|e| e == "pb"));
-    for file in files {
+    for (_, body) in common::captures::requests("native-mcp-stdio") {
         http.post(mcpcol.http_url("/v1/traces"))
             .header("content-type", "application/x-protobuf")
-            .body(std::fs::read(file).unwrap())
+            .body(body)
             .send()
             .await
             .unwrap();

@@ -29,11 +29,7 @@ fn capture(name: &str, files: &[&str]) -> ExportTraceServiceRequest {
     let mut bytes = Vec::new();
     for file in files {
         bytes.extend(
-            std::fs::read(format!(
-                "{}/../shared/conventions/captures/{name}/{file}-traces.pb",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap(),
+            std::fs::read(common::captures::dir(name).join(format!("{file}-traces.pb"))).unwrap(),
         );
     }
     // Concatenated requests are one request: the exporter relies on it, so does this.
@@ -184,23 +180,15 @@ async fn what_the_sink_receives_validates_against_the_zipkin_schema() {
         "logfire-stdio",
         "traceloop-ts-stdio",
     ] {
-        let dir = format!(
-            "{}/../shared/conventions/captures/{capture_name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "pb") {
-                let request =
-                    ExportTraceServiceRequest::decode(&std::fs::read(path).unwrap()[..]).unwrap();
-                expected += request
-                    .resource_spans
-                    .iter()
-                    .flat_map(|r| &r.scope_spans)
-                    .map(|s| s.spans.len())
-                    .sum::<usize>();
-                client.export(request).await.unwrap();
-            }
+        for (_, body) in common::captures::requests(capture_name) {
+            let request = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+            expected += request
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum::<usize>();
+            client.export(request).await.unwrap();
         }
     }
     assert_eq!(

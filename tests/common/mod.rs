@@ -2,6 +2,7 @@
 //! `/metrics` scraper, span builders, and the google.rpc.Status message.
 #![allow(dead_code)]
 
+pub mod captures;
 pub mod operations;
 pub mod peers;
 pub mod schema;
