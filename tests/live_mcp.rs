@@ -11,6 +11,21 @@ fn lines(operations: &[serde_json::Value], service: &str) -> Vec<String> {
     operations::sorted_lines(operations, |s| s == service)
 }
 
+/// Runs a Python peer to completion; its stdout, after asserting that it succeeded.
+async fn run(mut command: std::process::Command) -> String {
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn sorted(v: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -35,15 +50,7 @@ async fn live_python_mcp_servers_are_recognised() {
             "--server",
             server,
         ]);
-        let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{server}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = run(command).await;
         // What the client saw: the fail tool returned isError, everything else succeeded.
         assert!(
             stdout.contains(r#"{"step": "tools/call fail", "ok": true, "isError": true}"#),
@@ -137,15 +144,7 @@ async fn python_example_is_recognised() {
         )
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_RESOURCE_ATTRIBUTES");
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run(command).await;
     assert!(
         stdout.contains("tools/call get_alerts Atlantis: isError"),
         "{stdout}"

@@ -30,17 +30,7 @@ impl TracedPeer {
         }
     }
 
-    /// Set `network.transport` (`"pipe"` for a child process over stdio, `"tcp"` for HTTP).
-    pub fn with_transport(mut self, transport: &'static str) -> Self {
-        self.options.transport = Some(transport);
-        self
-    }
-
-    /// Record request and response sizes in bytes (never their content).
-    pub fn with_sizes(mut self) -> Self {
-        self.options.record_sizes = true;
-        self
-    }
+    crate::span::option_builders!();
 
     pub fn peer(&self) -> &Peer<RoleClient> {
         &self.peer

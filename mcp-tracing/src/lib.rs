@@ -18,6 +18,9 @@
 //! A W3C `traceparent` in `params._meta` becomes the span's parent; [`TracedPeer`] does the
 //! client side and injects it.
 
+// Instrumentation must never panic the server it instruments.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 mod client;
 mod init;
 mod server;

@@ -57,18 +57,7 @@ impl<H> TracedServer<H> {
         }
     }
 
-    /// Set `network.transport` for transports the wrapper cannot see (`"pipe"` for stdio;
-    /// over Streamable HTTP it sets `"tcp"` itself).
-    pub fn with_transport(mut self, transport: &'static str) -> Self {
-        self.options.transport = Some(transport);
-        self
-    }
-
-    /// Record request and response sizes in bytes (never their content).
-    pub fn with_sizes(mut self) -> Self {
-        self.options.record_sizes = true;
-        self
-    }
+    crate::span::option_builders!();
 
     pub fn inner(&self) -> &H {
         &self.inner

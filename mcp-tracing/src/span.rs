@@ -38,6 +38,25 @@ pub struct SpanOptions {
     pub record_sizes: bool,
 }
 
+/// `with_transport` and `with_sizes` for a wrapper with an `options: SpanOptions` field.
+macro_rules! option_builders {
+    () => {
+        /// Set `network.transport` where the wrapper cannot see it: `"pipe"` for stdio
+        /// (a server over Streamable HTTP sets `"tcp"` itself).
+        pub fn with_transport(mut self, transport: &'static str) -> Self {
+            self.options.transport = Some(transport);
+            self
+        }
+
+        /// Record request and response sizes in bytes (never their content).
+        pub fn with_sizes(mut self) -> Self {
+            self.options.record_sizes = true;
+            self
+        }
+    };
+}
+pub(crate) use option_builders;
+
 pub(crate) const KIND_SERVER: &str = "server";
 pub(crate) const KIND_CLIENT: &str = "client";
 
