@@ -1,4 +1,5 @@
-//! Recognition cost per span, per dialect and for a mixed stream, on the real captures.
+//! Decode and recognition cost per span, per dialect and for a mixed stream, on the real
+//! captures: the full protobuf decode (the ceiling), mcpcol's trimmed decode, then recognition.
 //!
 //! Run: `cargo bench --bench recognise`. Inputs are decoded outside the timed loop; the
 //! timed part is `Recogniser::recognise` on every span of the set (MCP and non-MCP
@@ -9,8 +10,8 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mcpcol::mcp::attributes::{ResourceInfo, SpanView};
 use mcpcol::mcp::Recogniser;
+use mcpcol::trimmed::{Span, TraceRequest};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 struct Input {
@@ -41,7 +42,7 @@ fn request_bytes(captures: &[&str]) -> Vec<Vec<u8>> {
 fn load(captures: &[&str]) -> Vec<Input> {
     let mut out = Vec::new();
     for bytes in request_bytes(captures) {
-        let request = ExportTraceServiceRequest::decode(&bytes[..]).expect("decode capture");
+        let request = TraceRequest::decode_checked(bytes.into()).expect("decode capture");
         for rs in request.resource_spans {
             let resource = ResourceInfo::from_attributes(
                 rs.resource
@@ -50,7 +51,7 @@ fn load(captures: &[&str]) -> Vec<Input> {
                     .unwrap_or_default(),
             );
             for ss in rs.scope_spans {
-                let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+                let scope = ss.scope.map(|s| s.name().to_owned()).unwrap_or_default();
                 for span in ss.spans {
                     out.push(Input {
                         resource: resource.clone(),
@@ -100,6 +101,23 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .map(|body| {
                     ExportTraceServiceRequest::decode(&body[..])
+                        .map(|r| r.resource_spans.len())
+                        .unwrap_or(0)
+                })
+                .sum::<usize>()
+        })
+    });
+    // What mcpcol decodes instead: the trimmed messages, strings as slices of the body.
+    let shared: Vec<bytes::Bytes> = bodies
+        .iter()
+        .map(|b| bytes::Bytes::from(b.clone()))
+        .collect();
+    group.bench_function("decode trimmed (mcpcol, mixed)", |b| {
+        b.iter(|| {
+            shared
+                .iter()
+                .map(|body| {
+                    TraceRequest::decode_checked(body.clone())
                         .map(|r| r.resource_spans.len())
                         .unwrap_or(0)
                 })

@@ -179,6 +179,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         live_store,
         red,
         config.metrics.sessions.idle_timeout,
+        config.service.analysis,
     ));
 
     readiness.set(true);

@@ -45,12 +45,17 @@ pub struct ServiceConfig {
     /// before exiting anyway. Default: 10s. Range: 0s ..= 1h.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Recognise MCP operations and derive the RED metrics and the live view from them.
+    /// `false` makes mcpcol a plain OTLP relay (receive, validate, forward): the
+    /// baseline `scripts/bench.sh` measures analysis against. Default: true.
+    pub analysis: bool,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             shutdown_timeout: Duration::from_secs(10),
+            analysis: true,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use crate::trimmed::TraceRequest;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::telemetry::Telemetry;
@@ -20,7 +20,7 @@ const MAX_QUEUE_SPANS: usize = 100_000_000;
 #[derive(Debug)]
 pub struct TraceBatch {
     /// The request as received, minus any spans the receiver rejected.
-    pub request: ExportTraceServiceRequest,
+    pub request: TraceRequest,
     /// Spans in `request`.
     pub spans: usize,
     _permit: OwnedSemaphorePermit,
@@ -96,7 +96,7 @@ pub struct PipelineReservation {
 
 impl PipelineReservation {
     /// Queues the request in the reserved room.
-    pub fn push(self, request: ExportTraceServiceRequest) -> Result<(), PushError> {
+    pub fn push(self, request: TraceRequest) -> Result<(), PushError> {
         let Some(permit) = self.permit else {
             return Ok(()); // an empty request: nothing to queue
         };
@@ -124,11 +124,7 @@ impl PipelineReservation {
 impl PipelineHandle {
     /// Queues a request of `spans` spans without waiting. An empty request is not
     /// queued (nothing downstream needs it) and succeeds.
-    pub fn try_push(
-        &self,
-        request: ExportTraceServiceRequest,
-        spans: usize,
-    ) -> Result<(), PushError> {
+    pub fn try_push(&self, request: TraceRequest, spans: usize) -> Result<(), PushError> {
         self.try_reserve(spans)?.push(request)
     }
 
@@ -195,7 +191,6 @@ impl PipelineReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
     fn handle(capacity: usize) -> (PipelineHandle, PipelineReceiver) {
         channel(capacity, Arc::new(Telemetry::new(capacity)))
@@ -204,31 +199,28 @@ mod tests {
     #[tokio::test]
     async fn full_queue_refuses_until_drained() {
         let (tx, mut rx) = handle(10);
-        tx.try_push(ExportTraceServiceRequest::default(), 6)
-            .unwrap();
+        tx.try_push(TraceRequest::default(), 6).unwrap();
         assert_eq!(
-            tx.try_push(ExportTraceServiceRequest::default(), 5),
+            tx.try_push(TraceRequest::default(), 5),
             Err(PushError::Full {
                 queued: 6,
                 capacity: 10
             })
         );
-        tx.try_push(ExportTraceServiceRequest::default(), 4)
-            .unwrap();
+        tx.try_push(TraceRequest::default(), 4).unwrap();
         assert_eq!(tx.queued(), 10);
         let first = rx.recv().await.unwrap();
         assert_eq!(first.spans, 6);
         drop(first);
         assert_eq!(tx.queued(), 4);
-        tx.try_push(ExportTraceServiceRequest::default(), 5)
-            .unwrap();
+        tx.try_push(TraceRequest::default(), 5).unwrap();
     }
 
     #[tokio::test]
     async fn request_larger_than_queue_is_refused_for_good() {
         let (tx, _rx) = handle(10);
         assert_eq!(
-            tx.try_push(ExportTraceServiceRequest::default(), 11),
+            tx.try_push(TraceRequest::default(), 11),
             Err(PushError::LargerThanQueue {
                 spans: 11,
                 capacity: 10
@@ -239,8 +231,7 @@ mod tests {
     #[tokio::test]
     async fn empty_request_is_not_queued() {
         let (tx, _rx) = handle(1);
-        tx.try_push(ExportTraceServiceRequest::default(), 0)
-            .unwrap();
+        tx.try_push(TraceRequest::default(), 0).unwrap();
         assert_eq!(tx.queued(), 0);
     }
 }

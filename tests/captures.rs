@@ -10,6 +10,7 @@
 mod common;
 
 use mcpcol::mcp::{Recogniser, Unrecognised};
+use mcpcol::trimmed::TraceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -29,7 +30,7 @@ fn recognise(capture: &str) -> Result {
     let mut operations = Vec::new();
     let mut unrecognised: Vec<(Unrecognised, u64)> = Vec::new();
     for (_, bytes) in load(capture) {
-        let request = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        let request = TraceRequest::decode_checked(bytes.into()).unwrap();
         let out = recogniser.recognise_request(&request);
         operations.extend(out.operations);
         for (reason, n) in out.unrecognised {

@@ -4,8 +4,11 @@
 use mcpcol::mcp::attributes::{ResourceInfo, SpanView};
 use mcpcol::mcp::operation::MAX_VALUE_BYTES;
 use mcpcol::mcp::Recogniser;
+use mcpcol::trimmed::TraceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use proptest::prelude::*;
 
 const KEYS: &[&str] = &[
@@ -105,6 +108,38 @@ fn id(len: usize) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// The resource attributes and span as the receiver hands them on: encoded, then decoded
+/// into the trimmed messages.
+fn as_received(
+    resource: Vec<KeyValue>,
+    span: Span,
+) -> (Vec<mcpcol::trimmed::KeyValue>, mcpcol::trimmed::Span) {
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: resource,
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let (mut trimmed, _) = TraceRequest::from_full(&request).unwrap();
+    let mut resource_spans = trimmed.resource_spans.remove(0);
+    let attributes = resource_spans
+        .resource
+        .take()
+        .unwrap_or_default()
+        .attributes;
+    (
+        attributes,
+        resource_spans.scope_spans.remove(0).spans.remove(0),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -130,6 +165,7 @@ proptest! {
             status: Some(Status { code: status, message: "m".repeat(300) }),
             ..Default::default()
         };
+        let (resource, span) = as_received(resource, span);
         let resource = ResourceInfo::from_attributes(&resource);
         let mut recogniser = Recogniser::new();
         let view = SpanView { resource: &resource, scope, span: &span };
@@ -172,6 +208,7 @@ fn a_100_kb_tool_name_is_cut_and_counted() {
         ],
         ..Default::default()
     };
+    let (_, span) = as_received(Vec::new(), span);
     let resource = ResourceInfo::default();
     let mut recogniser = Recogniser::new();
     let op = recogniser

@@ -1,8 +1,7 @@
 //! Attribute keys the dialects read, and a borrowed view of one span with its resource
 //! and scope, so dialects look values up without copying them.
 
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::trace::v1::{status, Span};
+use crate::trimmed::{text, AnyValue, KeyValue, Span, Value, STATUS_CODE_ERROR};
 
 use super::operation::{Service, Transport};
 
@@ -54,18 +53,18 @@ pub struct ResourceInfo {
 impl ResourceInfo {
     /// Reads the resource attributes.
     pub fn from_attributes(attributes: &[KeyValue]) -> Self {
-        let text = |key: &str| string_attr(attributes, key).map(str::to_owned);
+        let owned = |key: &str| string_attr(attributes, key).map(str::to_owned);
         let pid = find(attributes, "process.pid").and_then(|v| match &v.value {
-            Some(any_value::Value::IntValue(pid)) => Some(pid.to_string()),
-            Some(any_value::Value::StringValue(pid)) => Some(pid.clone()),
+            Some(Value::IntValue(pid)) => Some(pid.to_string()),
+            Some(Value::StringValue(pid)) => text(pid).map(str::to_owned),
             _ => None,
         });
         let host = string_attr(attributes, "host.name");
         ResourceInfo {
             service: Service {
-                name: text("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
-                namespace: text("service.namespace"),
-                instance: text("service.instance.id"),
+                name: owned("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
+                namespace: owned("service.namespace"),
+                instance: owned("service.instance.id"),
             },
             process: pid.zip(host).map(|(pid, host)| format!("{pid}@{host}")),
         }
@@ -92,8 +91,8 @@ impl<'a> SpanView<'a> {
     /// A string attribute, or the decimal form of an integer one.
     pub fn text(&self, key: &str) -> Option<String> {
         find(&self.span.attributes, key).and_then(|v| match &v.value {
-            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
-            Some(any_value::Value::IntValue(i)) => Some(i.to_string()),
+            Some(Value::StringValue(s)) => text(s).map(str::to_owned),
+            Some(Value::IntValue(i)) => Some(i.to_string()),
             _ => None,
         })
     }
@@ -101,10 +100,15 @@ impl<'a> SpanView<'a> {
     /// An integer attribute (or a string holding one).
     pub fn int(&self, key: &str) -> Option<i64> {
         find(&self.span.attributes, key).and_then(|v| match &v.value {
-            Some(any_value::Value::IntValue(i)) => Some(*i),
-            Some(any_value::Value::StringValue(s)) => s.parse().ok(),
+            Some(Value::IntValue(i)) => Some(*i),
+            Some(Value::StringValue(s)) => text(s)?.parse().ok(),
             _ => None,
         })
+    }
+
+    /// The span name.
+    pub fn name(&self) -> &'a str {
+        text(&self.span.name).unwrap_or_default()
     }
 
     /// Whether the span's status is ERROR.
@@ -112,7 +116,7 @@ impl<'a> SpanView<'a> {
         self.span
             .status
             .as_ref()
-            .is_some_and(|s| s.code == status::StatusCode::Error as i32)
+            .is_some_and(|s| s.code == STATUS_CODE_ERROR)
     }
 
     /// The status message, if any.
@@ -120,7 +124,7 @@ impl<'a> SpanView<'a> {
         self.span
             .status
             .as_ref()
-            .map(|s| s.message.as_str())
+            .and_then(|s| text(&s.message))
             .filter(|m| !m.is_empty())
     }
 
@@ -161,14 +165,14 @@ impl<'a> SpanView<'a> {
 pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attributes
         .iter()
-        .find(|kv| kv.key == key)
+        .find(|kv| kv.key == key.as_bytes())
         .and_then(|kv| kv.value.as_ref())
 }
 
 /// The string attribute `key`, if present and a string.
 pub fn string_attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
     match find(attributes, key)?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s),
+        Value::StringValue(s) => text(s),
         _ => None,
     }
 }

@@ -17,7 +17,7 @@ pub mod operation;
 
 use std::sync::Arc;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use crate::trimmed::TraceRequest;
 
 use attributes::{ResourceInfo, SpanView, ERROR_TYPE, RPC_RESPONSE_STATUS_CODE};
 use dialects::{fastmcp::InternalListFilter, Reading, DIALECTS};
@@ -130,17 +130,13 @@ impl Recogniser {
         dialect: DialectId,
     ) -> Result<Operation, Unrecognised> {
         let span = view.span;
-        let trace_id: [u8; 16] = span
-            .trace_id
-            .as_slice()
+        let trace_id: [u8; 16] = span.trace_id[..]
             .try_into()
             .map_err(|_| Unrecognised::InvalidIds)?;
-        let span_id: [u8; 8] = span
-            .span_id
-            .as_slice()
+        let span_id: [u8; 8] = span.span_id[..]
             .try_into()
             .map_err(|_| Unrecognised::InvalidIds)?;
-        let parent_span_id = span.parent_span_id.as_slice().try_into().ok();
+        let parent_span_id = span.parent_span_id[..].try_into().ok();
         let outcome = match reading.outcome {
             Some(outcome) => outcome,
             None => common_outcome(view),
@@ -260,7 +256,7 @@ pub struct Recognised {
 
 impl Recogniser {
     /// Recognises every span of a request.
-    pub fn recognise_request(&mut self, request: &ExportTraceServiceRequest) -> Recognised {
+    pub fn recognise_request(&mut self, request: &TraceRequest) -> Recognised {
         let mut out = Recognised::default();
         for resource_spans in &request.resource_spans {
             let resource = ResourceInfo::from_attributes(
@@ -274,7 +270,7 @@ impl Recogniser {
                 let scope = scope_spans
                     .scope
                     .as_ref()
-                    .map(|s| s.name.as_str())
+                    .map(|s| s.name())
                     .unwrap_or_default();
                 for span in &scope_spans.spans {
                     let view = SpanView {
@@ -307,14 +303,15 @@ fn sweep_interval(idle_timeout: std::time::Duration) -> std::time::Duration {
 }
 
 /// The stage behind the pipeline queue: recognises every span, aggregates the
-/// operations (RED metrics), counts, and hands them to the live view. Returns when the queue is closed
-/// and drained.
+/// operations (RED metrics), counts, and hands them to the live view (unless `analysis`
+/// is off: then it only counts). Returns when the queue is closed and drained.
 pub async fn run_stage(
     mut queue: PipelineReceiver,
     telemetry: Arc<Telemetry>,
     live: Arc<crate::live::store::LiveStore>,
     mut red: RedMetrics,
     idle_timeout: std::time::Duration,
+    analysis: bool,
 ) -> u64 {
     let mut recogniser = Recogniser::new();
     let mut processed = 0u64;
@@ -331,6 +328,12 @@ pub async fn run_stage(
                 continue;
             }
         };
+        if !analysis {
+            // A plain relay: the spans were queued for export by the receiver.
+            processed += batch.spans as u64;
+            telemetry.pipeline_processed(batch.spans as u64);
+            continue;
+        }
         let recognised = recogniser.recognise_request(&batch.request);
         let now = tokio::time::Instant::now();
         for operation in &recognised.operations {

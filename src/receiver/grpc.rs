@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -38,6 +38,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{Receiver, Refusal};
 use crate::telemetry::{RefusalReason, Transport};
+use crate::trimmed::TraceRequest;
 
 /// One OTLP signal served over gRPC.
 pub trait GrpcSignal: Send + Sync + 'static {
@@ -46,9 +47,11 @@ pub trait GrpcSignal: Send + Sync + 'static {
     /// The `Export` method's path.
     const PATH: &'static str;
     /// Decoded request.
-    type Request: Message + Default;
+    type Request;
     /// Response message.
     type Response: Message + Default + Send + 'static;
+    /// Decodes the request's protobuf bytes.
+    fn decode(body: Bytes) -> Result<Self::Request, String>;
     /// Hands a decoded request (and its bytes as received) to the receiver.
     fn export(
         receiver: &Receiver,
@@ -70,15 +73,19 @@ pub struct Metrics;
 impl GrpcSignal for Traces {
     const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    type Request = ExportTraceServiceRequest;
+    type Request = TraceRequest;
     type Response = ExportTraceServiceResponse;
+
+    fn decode(body: Bytes) -> Result<Self::Request, String> {
+        TraceRequest::decode_checked(body).map_err(|err| err.to_string())
+    }
 
     fn export(
         receiver: &Receiver,
         request: Self::Request,
         raw: Bytes,
     ) -> Result<Self::Response, Status> {
-        match receiver.export_traces(Transport::Grpc, request, Some(raw)) {
+        match receiver.export_traces(Transport::Grpc, request, raw) {
             Ok(accepted) => Ok(ExportTraceServiceResponse {
                 partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: accepted.rejected,
@@ -94,6 +101,10 @@ impl GrpcSignal for Logs {
     const SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     type Request = ExportLogsServiceRequest;
+
+    fn decode(body: Bytes) -> Result<Self::Request, String> {
+        Self::Request::decode(body).map_err(|err| err.to_string())
+    }
     type Response = ExportLogsServiceResponse;
 
     fn export(
@@ -115,6 +126,10 @@ impl GrpcSignal for Metrics {
     const SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     type Request = ExportMetricsServiceRequest;
+
+    fn decode(body: Bytes) -> Result<Self::Request, String> {
+        Self::Request::decode(body).map_err(|err| err.to_string())
+    }
     type Response = ExportMetricsServiceResponse;
 
     fn export(
@@ -142,6 +157,7 @@ fn refusal_status(refusal: Refusal) -> Status {
         ),
         // No RetryInfo: RESOURCE_EXHAUSTED without it is non-retryable under OTLP.
         Refusal::TooLarge { message } => Status::resource_exhausted(message),
+        Refusal::Malformed { message } => Status::invalid_argument(message),
     }
 }
 
@@ -270,7 +286,7 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let body = request.into_inner();
-        let result = match S::Request::decode(body.clone()) {
+        let result = match S::decode(body.clone()) {
             Ok(decoded) => S::export(&self.receiver, decoded, body).map(tonic::Response::new),
             Err(err) => {
                 let message = format!(
@@ -285,7 +301,7 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
                 Err(Status::with_error_details(
                     Code::InvalidArgument,
                     message,
-                    ErrorDetails::with_bad_request_violation("request", err.to_string()),
+                    ErrorDetails::with_bad_request_violation("request", err),
                 ))
             }
         };

@@ -33,7 +33,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
 use serde_json::json;
@@ -46,6 +46,7 @@ use super::limits::{decompress_capped, ContentEncoding, DecompressError};
 use super::otlp_json::{self, JsonDecodeError};
 use super::{Accepted, Receiver, Refusal};
 use crate::telemetry::{RefusalReason, Transport};
+use crate::trimmed::TraceRequest;
 
 /// Path of trace exports.
 pub const TRACES_PATH: &str = "/v1/traces";
@@ -92,15 +93,19 @@ impl Encoding {
 trait HttpSignal: Send + Sync + 'static {
     /// Name used in messages.
     const NAME: &'static str;
-    type Request: Message + Default;
+    /// The decoded request.
+    type Request;
+    /// Decodes a protobuf body.
+    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String>;
+    /// Decodes an OTLP/JSON body.
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError>;
-    /// Hands the request (and the protobuf body as received, if it was one) to the
-    /// receiver; the answer as protobuf and as JSON.
-    fn export(
-        receiver: &Receiver,
-        request: Self::Request,
-        raw: Option<Bytes>,
-    ) -> Result<Answer, Refusal>;
+    /// Hands the request to the receiver; the answer as protobuf and as JSON.
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal>;
+}
+
+/// Decodes a whole protobuf message (logs, metrics).
+fn decode_message<M: Message + Default>(body: Bytes) -> Result<M, String> {
+    M::decode(body).map_err(|err| err.to_string())
 }
 
 /// A success answer in both encodings; only one is sent.
@@ -126,17 +131,24 @@ struct Metrics;
 
 impl HttpSignal for Traces {
     const NAME: &'static str = "ExportTraceServiceRequest";
-    type Request = ExportTraceServiceRequest;
+    /// The trimmed request and the protobuf bytes to forward.
+    type Request = (TraceRequest, Bytes);
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
-        otlp_json::decode_traces(body)
+    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
+        let request = TraceRequest::decode_checked(body.clone()).map_err(|e| e.to_string())?;
+        Ok((request, body))
     }
 
-    fn export(
-        receiver: &Receiver,
-        request: Self::Request,
-        raw: Option<Bytes>,
-    ) -> Result<Answer, Refusal> {
+    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
+        // JSON is decoded whole, then encoded once: the protobuf is what is forwarded.
+        let full = otlp_json::decode_traces(body)?;
+        TraceRequest::from_full(&full).map_err(|err| JsonDecodeError::Schema {
+            path: "resourceSpans".to_owned(),
+            message: err.to_string(),
+        })
+    }
+
+    fn export(receiver: &Receiver, (request, raw): Self::Request) -> Result<Answer, Refusal> {
         let accepted = receiver.export_traces(Transport::Http, request, raw)?;
         let response = ExportTraceServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
@@ -155,15 +167,15 @@ impl HttpSignal for Logs {
     const NAME: &'static str = "ExportLogsServiceRequest";
     type Request = ExportLogsServiceRequest;
 
+    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
+        decode_message(body)
+    }
+
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
         otlp_json::decode_logs(body)
     }
 
-    fn export(
-        receiver: &Receiver,
-        request: Self::Request,
-        _raw: Option<Bytes>,
-    ) -> Result<Answer, Refusal> {
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
         let accepted = receiver.export_logs(Transport::Http, request);
         let response = ExportLogsServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
@@ -182,15 +194,15 @@ impl HttpSignal for Metrics {
     const NAME: &'static str = "ExportMetricsServiceRequest";
     type Request = ExportMetricsServiceRequest;
 
+    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
+        decode_message(body)
+    }
+
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
         otlp_json::decode_metrics(body)
     }
 
-    fn export(
-        receiver: &Receiver,
-        request: Self::Request,
-        _raw: Option<Bytes>,
-    ) -> Result<Answer, Refusal> {
+    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
         let accepted = receiver.export_metrics(Transport::Http, &request);
         Ok(Answer {
             protobuf: ExportMetricsServiceResponse {
@@ -326,9 +338,8 @@ async fn export<S: HttpSignal>(
             )
         }
     };
-    let raw = (encoding == Encoding::Protobuf).then(|| body.clone());
     let decoded = match encoding {
-        Encoding::Protobuf => S::Request::decode(body.clone())
+        Encoding::Protobuf => S::decode_protobuf(body)
             .map_err(|err| format!("cannot decode the body as a protobuf {}: {err}", S::NAME)),
         Encoding::Json => S::decode_json(&body)
             .map_err(|err| format!("cannot decode the body as an OTLP/JSON {}: {err}", S::NAME)),
@@ -345,7 +356,7 @@ async fn export<S: HttpSignal>(
             )
         }
     };
-    match S::export(receiver, request, raw) {
+    match S::export(receiver, request) {
         Ok(answer) => {
             let body = match encoding {
                 Encoding::Protobuf => answer.protobuf,
@@ -361,6 +372,13 @@ async fn export<S: HttpSignal>(
             encoding,
             StatusCode::PAYLOAD_TOO_LARGE,
             Code::ResourceExhausted,
+            message,
+            None,
+        ),
+        Err(Refusal::Malformed { message }) => status_response(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            Code::InvalidArgument,
             message,
             None,
         ),

@@ -19,17 +19,16 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::Deserialize;
 
 use bytes::Bytes;
-use prost::Message;
 
 use crate::config::{validate_endpoint, ConfigError};
 use crate::export::config::OnFull;
 use crate::export::queue::{Entry, ExportQueue, Full};
 use crate::pipeline::{PipelineHandle, PushError};
 use crate::telemetry::{RefusalReason, Telemetry, Transport};
+use crate::trimmed::TraceRequest;
 
 /// `receivers` section.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -186,6 +185,11 @@ pub enum Refusal {
         /// Human-readable reason.
         message: String,
     },
+    /// The request cannot be decoded (gRPC `INVALID_ARGUMENT`, HTTP 400).
+    Malformed {
+        /// Human-readable reason.
+        message: String,
+    },
 }
 
 /// The logic both transports share: validate, count, queue.
@@ -220,20 +224,23 @@ impl Receiver {
 
     /// Validates and queues a trace request: for analysis and for every exporter, or,
     /// when one of them has no room, for none (the client is throttled and retries).
-    /// `raw` is the request as received, forwarded as it is when no span was rejected.
+    /// `raw` is the request as received (protobuf), forwarded as it is when no span was
+    /// rejected.
     pub fn export_traces(
         &self,
         transport: Transport,
-        mut request: ExportTraceServiceRequest,
-        raw: Option<Bytes>,
+        mut request: TraceRequest,
+        raw: Bytes,
     ) -> Result<Accepted, Refusal> {
-        let rejections = validate::retain_valid_spans(&mut request);
-        let spans = validate::count_spans(&request);
+        let rejections = validate::retain_valid_trimmed_spans(&mut request);
+        let spans = request.span_count();
         let refuse = |err: PushError| {
             let total = (spans as u64) + rejections.rejected;
             let (refusal, reason) = self.refusal(err);
             let message = match &refusal {
-                Refusal::Throttled { message, .. } | Refusal::TooLarge { message } => message,
+                Refusal::Throttled { message, .. }
+                | Refusal::TooLarge { message }
+                | Refusal::Malformed { message } => message,
             };
             self.telemetry
                 .spans_refused(transport, reason, total, message);
@@ -242,9 +249,23 @@ impl Receiver {
         let analysis = self.pipeline.try_reserve(spans).map_err(refuse)?;
         let mut exports = Vec::new();
         if spans > 0 && !self.exports.is_empty() {
-            let bytes = match raw {
-                Some(raw) if rejections.rejected == 0 => raw,
-                _ => Bytes::from(request.encode_to_vec()),
+            let bytes = if rejections.rejected == 0 {
+                raw
+            } else {
+                validate::valid_subset(&raw).map_err(|err| {
+                    // The trimmed decode skips fields the full one reads (events, links…).
+                    let message = format!(
+                        "cannot decode the whole ExportTraceServiceRequest to forward its valid \
+                         spans: {err}"
+                    );
+                    self.telemetry.spans_refused(
+                        transport,
+                        RefusalReason::Malformed,
+                        (spans as u64) + rejections.rejected,
+                        &message,
+                    );
+                    Refusal::Malformed { message }
+                })?
             };
             for queue in &self.exports {
                 match queue.try_reserve(spans as u64, bytes.len()) {

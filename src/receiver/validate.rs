@@ -6,10 +6,14 @@
 //! when present, have the same sizes. Invalid items are removed from the request and
 //! counted; the rest go on (OTLP "Partial Success").
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use prost::Message;
+
+use crate::trimmed::TraceRequest;
 
 /// Why an item was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +100,36 @@ pub fn retain_valid_spans(request: &mut ExportTraceServiceRequest) -> Rejections
     rejections
 }
 
+/// Removes invalid spans from a trimmed request (the hot path's form); returns what was
+/// removed. Same rule as [`retain_valid_spans`].
+pub fn retain_valid_trimmed_spans(request: &mut TraceRequest) -> Rejections {
+    let mut rejections = Rejections::default();
+    for resource in &mut request.resource_spans {
+        for scope in &mut resource.scope_spans {
+            scope.spans.retain(|span| {
+                match span_problem(&span.trace_id, &span.span_id, &span.parent_span_id) {
+                    Some(problem) => {
+                        rejections.add(problem);
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
+    }
+    rejections
+}
+
+/// The encoded request without its invalid spans, for forwarding when some were
+/// rejected: the full request is decoded (every field, so nothing is lost), filtered by
+/// the same rule, and encoded again. Rare: a request with no invalid span is forwarded
+/// as received.
+pub fn valid_subset(raw: &[u8]) -> Result<Bytes, prost::DecodeError> {
+    let mut request = ExportTraceServiceRequest::decode(raw)?;
+    retain_valid_spans(&mut request);
+    Ok(Bytes::from(request.encode_to_vec()))
+}
+
 /// Removes log records whose ids are present but malformed.
 pub fn retain_valid_log_records(request: &mut ExportLogsServiceRequest) -> Rejections {
     let mut rejections = Rejections::default();
@@ -174,9 +208,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn invalid_spans_are_removed_and_counted() {
-        let mut request = ExportTraceServiceRequest {
+    fn mixed() -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 scope_spans: vec![ScopeSpans {
                     spans: vec![
@@ -191,7 +224,24 @@ mod tests {
                 }],
                 ..Default::default()
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn the_trimmed_form_and_the_forwarded_subset_keep_the_same_spans() {
+        let (mut trimmed, raw) = TraceRequest::from_full(&mixed()).unwrap();
+        let rejections = retain_valid_trimmed_spans(&mut trimmed);
+        assert_eq!((rejections.rejected, trimmed.span_count()), (4, 2));
+        let forwarded = ExportTraceServiceRequest::decode(valid_subset(&raw).unwrap()).unwrap();
+        let mut expected = mixed();
+        retain_valid_spans(&mut expected);
+        assert_eq!(forwarded, expected);
+        assert_eq!(count_spans(&forwarded), 2);
+    }
+
+    #[test]
+    fn invalid_spans_are_removed_and_counted() {
+        let mut request = mixed();
         let rejections = retain_valid_spans(&mut request);
         assert_eq!(rejections.rejected, 4);
         assert_eq!(count_spans(&request), 2);

@@ -32,7 +32,7 @@ pub fn claims(view: &SpanView) -> bool {
 
 /// Reads a Logfire span.
 pub fn read<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecognised> {
-    let name = view.span.name.as_str();
+    let name = view.name();
     let (side, rest) = if let Some(rest) = name.strip_prefix(CLIENT_PREFIX) {
         (Side::Client, rest)
     } else if let Some(rest) = name.strip_prefix(SERVER_PREFIX) {

@@ -69,7 +69,7 @@ pub fn read_typescript<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecogni
 }
 
 fn read<'a>(view: &SpanView<'a>, side: Side, params: &[&str]) -> Result<Reading<'a>, Unrecognised> {
-    let name = view.span.name.as_str();
+    let name = view.name();
     if WRAPPERS.contains(&name) || matches!(view.str(SPAN_KIND), Some("server" | "session")) {
         return Err(Unrecognised::Wrapper);
     }

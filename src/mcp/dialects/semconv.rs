@@ -61,7 +61,7 @@ pub fn read<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecognised> {
 }
 
 fn target<'a>(view: &SpanView<'a>, method: &Method) -> Option<&'a str> {
-    let name = &view.span.name;
+    let name = view.name();
     match method.target_kind()? {
         TargetKind::Tool => view
             .str(GEN_AI_TOOL_NAME)
