@@ -9,74 +9,24 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use mcpcol::export::batch::payloads;
 use mcpcol::export::config::QueueConfig;
 use mcpcol::export::queue::{Entry, ExportQueue};
+use mcpcol_load::Synthetic;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 
-fn attr(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
+/// Request `i` of `n` synthetic MCP spans (the load generator's realistic mix).
+fn request(i: u64, n: u64) -> ExportTraceServiceRequest {
+    Synthetic {
+        spans_per_request: n,
+        ..Synthetic::default()
     }
-}
-
-/// A request of `n` MCP server spans (~570 bytes each once encoded).
-fn request(first: u64, n: u64) -> ExportTraceServiceRequest {
-    let spans = (first..first + n)
-        .map(|i| Span {
-            trace_id: [(i % 251) as u8 + 1; 16].to_vec(),
-            span_id: (i + 1).to_be_bytes().to_vec(),
-            parent_span_id: (i + 7).to_be_bytes().to_vec(),
-            name: "tools/call get_weather".into(),
-            kind: 2,
-            start_time_unix_nano: 1_700_000_000_000_000_000 + i,
-            end_time_unix_nano: 1_700_000_000_020_000_000 + i,
-            attributes: vec![
-                attr("mcp.method.name", "tools/call"),
-                attr("gen_ai.tool.name", "get_weather"),
-                attr("gen_ai.operation.name", "execute_tool"),
-                attr("mcp.session.id", "5d0f8b32-6c1e-4bda-9a3e-1f2b3c4d5e6f"),
-                attr("mcp.protocol.version", "2025-11-25"),
-                attr("jsonrpc.request.id", &i.to_string()),
-                attr("network.transport", "tcp"),
-                attr("server.address", "weather.internal.example"),
-                attr("client.address", "10.0.0.12"),
-            ],
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    attr("service.name", "weather-mcp"),
-                    attr("service.instance.id", "i-1"),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "mcp-python-sdk".into(),
-                    ..Default::default()
-                }),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    .request(i)
 }
 
 fn batching(c: &mut Criterion) {
     // 8 received requests of 64 spans: one 512-span batch.
     let entries: Vec<Entry> = (0..8)
         .map(|i| {
-            let r = request(i * 64, 64);
+            let r = request(i, 64);
             Entry {
                 bytes: Bytes::from(r.encode_to_vec()),
                 spans: 64,

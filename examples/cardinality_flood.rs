@@ -7,60 +7,22 @@
 
 use std::time::Instant;
 
+use mcpcol_load::Synthetic;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
-fn attr(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-fn batch(from: u64, n: u64) -> ExportTraceServiceRequest {
-    let spans = (from..from + n)
-        .map(|i| {
-            let mut trace_id = [7u8; 16];
-            trace_id[..8].copy_from_slice(&(i + 1).to_be_bytes());
-            Span {
-                trace_id: trace_id.to_vec(),
-                span_id: (i + 1).to_be_bytes().to_vec(),
-                name: "tools/call".into(),
-                kind: 2,
-                start_time_unix_nano: 1_700_000_000_000_000_000,
-                end_time_unix_nano: 1_700_000_000_010_000_000,
-                attributes: vec![
-                    attr("mcp.method.name", "tools/call".into()),
-                    attr("gen_ai.tool.name", format!("invented-tool-{i}")),
-                    attr("mcp.session.id", format!("invented-session-{i}")),
-                    attr("mcp.protocol.version", "2025-11-25".into()),
-                ],
-                ..Default::default()
-            }
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![attr("service.name", "flooded-server".into())],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "mcp-python-sdk".into(),
-                    ..Default::default()
-                }),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
+/// Requests of `step` MCP server `tools/call` spans in which every span, up to `total`,
+/// names a tool and a session no other span names.
+fn flood(total: u64, step: u64) -> Synthetic {
+    Synthetic {
+        spans_per_request: step,
+        tools: total,
+        sessions: total,
+        services: 1,
+        error_share: 0.0,
+        tools_call_share: 1.0,
+        fastmcp_share: 0.0,
+        client_share: 0.0,
+        ..Synthetic::default()
     }
 }
 
@@ -92,7 +54,10 @@ async fn series(admin: &str) -> String {
         value("mcpcol_metrics_series "),
         value("mcpcol_series_overflow_total{label=\"gen_ai_tool_name\"}"),
         value("mcpcol_series_overflow_total{label=\"mcp_session_id\"}"),
-        value("mcp_sessions_active{service_name=\"flooded-server\"}"),
+        value(&format!(
+            "mcp_sessions_active{{service_name=\"{}\"}}",
+            Synthetic::service_name(0)
+        )),
     )
 }
 
@@ -114,9 +79,11 @@ async fn main() {
         series(admin).await
     );
     let step = 1000;
+    let flood = flood(total, step);
     for from in (0..total).step_by(step as usize) {
+        let request = flood.request(from / step);
         loop {
-            match client.export(batch(from, step)).await {
+            match client.export(request.clone()).await {
                 Ok(_) => break,
                 Err(s) if s.code() == tonic::Code::Unavailable => {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await

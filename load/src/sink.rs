@@ -1,0 +1,163 @@
+//! The sink: an OTLP/gRPC server that counts the spans and requests it receives, so a
+//! run can measure what a collector forwards (point the collector's OTLP exporter at
+//! it) rather than only what it accepts.
+//!
+//! In: `TraceService/Export` calls, identity or gzip. Out: counts. It answers OK to
+//! everything.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::server::TcpIncoming;
+
+use crate::payload::span_count;
+use crate::stats::Forwarding;
+use crate::LoadError;
+
+/// Largest request the sink takes: well above any exporter's batch.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// How often a drain looks at the counts.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Default)]
+struct Counts {
+    spans: AtomicU64,
+    requests: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<Counts>);
+
+#[tonic::async_trait]
+impl TraceService for Counter {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = span_count(request.get_ref());
+        self.0.spans.fetch_add(spans, Ordering::Relaxed);
+        self.0.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// A running sink; dropping it stops the server.
+#[derive(Debug)]
+pub struct Sink {
+    addr: SocketAddr,
+    counts: Arc<Counts>,
+    _stop: oneshot::Sender<()>,
+}
+
+// === impl Sink ===
+
+impl Sink {
+    /// Binds `addr` (port 0 picks a free port; see [`Sink::addr`]) and serves on the
+    /// current runtime, every connection with `TCP_NODELAY`.
+    pub async fn start(addr: &str) -> Result<Sink, LoadError> {
+        let bind_error = |source| LoadError::SinkBind {
+            addr: addr.to_owned(),
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
+        let counter = Counter::default();
+        let counts = counter.0.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = TraceServiceServer::new(counter)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        tokio::spawn(async move {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            // The sink ends with its handle; a serving error ends it early, and the
+            // drain then reports what arrived before.
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Sink {
+            addr: local,
+            counts,
+            _stop: stop,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Spans received so far.
+    pub fn spans(&self) -> u64 {
+        self.counts.spans.load(Ordering::Relaxed)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.counts.requests.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `expected` spans have arrived or `timeout` passes, and reports the
+    /// forwarding rate over `sent_for` (the sending time) plus the wait.
+    pub async fn drain(&self, expected: u64, timeout: Duration, sent_for: Duration) -> Forwarding {
+        let started = Instant::now();
+        while self.spans() < expected && started.elapsed() < timeout {
+            tokio::time::sleep(DRAIN_POLL).await;
+        }
+        let drain = started.elapsed();
+        let forwarded_spans = self.spans();
+        Forwarding {
+            forwarded_spans,
+            forwarded_requests: self.requests(),
+            drain,
+            forwarded_spans_per_s: forwarded_spans as f64
+                / (sent_for + drain).as_secs_f64().max(f64::MIN_POSITIVE),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_taken_address_says_to_choose_another() {
+        let sink = Sink::start("127.0.0.1:0").await.unwrap();
+        let taken = sink.addr().to_string();
+        let err = Sink::start(&taken).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("sink {taken}: cannot listen: ")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("; choose a free address with --sink"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn drain_gives_up_after_the_timeout() {
+        let sink = Sink::start("127.0.0.1:0").await.unwrap();
+        let forwarding = sink
+            .drain(1, Duration::from_millis(50), Duration::ZERO)
+            .await;
+        assert_eq!(forwarding.forwarded_spans, 0);
+        assert!(forwarding.drain >= Duration::from_millis(50));
+    }
+}
