@@ -4,9 +4,11 @@
 //! Bounds (all configurable, each counted in `mcpcol_live_evicted_total{what}` when it
 //! bites): operations and errors by count and by age; sessions by count (the least
 //! recently active leaves first) and by age; calls kept per session; server × tool
-//! pairs. Tool summaries are 60 one-minute slots, each a count, an error count and a
-//! 16-bucket latency histogram, so the 1 m, 15 m and 1 h windows (count, error ratio,
-//! p50/p95/p99) cost the same whatever the traffic.
+//! pairs. The rings' age limit is checked on every batch; that of sessions, servers and
+//! tools, which means walking them all, at most once a second. Tool summaries are 60
+//! one-minute slots, each a count, an error count and a 16-bucket latency histogram, so
+//! the 1 m, 15 m and 1 h windows (count, error ratio, p50/p95/p99) cost the same
+//! whatever the traffic.
 //!
 //! One writer (the mcp stage, once per batch) and the API readers share a mutex held
 //! only to copy in or copy out; nothing is computed under it but the window sums.
@@ -21,6 +23,16 @@ use crate::mcp::operation::{ClientInfo, Method, Operation, Side};
 use crate::telemetry::Telemetry;
 
 use super::LiveConfig;
+
+/// Maps keyed by names that clients choose (services, tools, sessions): foldhash is
+/// seeded per process, so colliding names cannot be precomputed, and is several times
+/// cheaper than SipHash on short keys.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The age limits of sessions, servers and tools are applied at most this often (of
+/// arrival time): each check walks every entry, and a batch arrives every millisecond
+/// under load. The rings, oldest first, are checked on every batch.
+const SWEEP_EVERY_MS: u64 = 1_000;
 
 /// Latency bucket upper bounds, milliseconds (the last is unbounded).
 pub const BUCKETS_MS: [f64; 16] = [
@@ -119,20 +131,30 @@ pub struct ServerView {
     pub last_seen_ms: u64,
 }
 
+/// A session and its key, shared with `activity` (an `Arc`, so marking a session active
+/// does not copy its id).
+#[derive(Debug)]
+struct Session {
+    key: Arc<str>,
+    view: SessionView,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
     operations: VecDeque<Shared>,
     errors: VecDeque<Shared>,
-    sessions: HashMap<String, SessionView>,
+    sessions: Map<Arc<str>, Session>,
     /// Sessions in order of activity (an id is pushed again when active; stale entries,
     /// whose time no longer matches the session's, are skipped): eviction of the least
     /// recently active session in amortised O(1).
-    activity: VecDeque<(u64, String)>,
+    activity: VecDeque<(u64, Arc<str>)>,
     /// Service → tool (empty: the whole service) → minute slots.
-    tools: HashMap<String, HashMap<String, ToolStats>>,
+    tools: Map<String, ServiceTools>,
     tool_count: usize,
-    servers: HashMap<String, ServerView>,
+    servers: Map<String, ServerView>,
+    /// Arrival time of the last age sweep of sessions, servers and tools.
+    swept_ms: u64,
 }
 
 /// The live view's memory.
@@ -177,6 +199,118 @@ fn quantile(buckets: &[u64; 16], q: f64) -> Option<f64> {
     None
 }
 
+/// One service's summaries: the whole service's (the empty tool name) and each tool's.
+#[derive(Debug, Default)]
+struct ServiceTools {
+    /// Kept out of the map, as this one is updated for every operation: looking up ""
+    /// compares empty strings, and glibc's AVX-512 `memcmp` takes ~80 ns for that (a
+    /// fully masked load from their dangling pointers) against ~2 ns for a short name.
+    all: Option<Box<ToolStats>>,
+    /// Boxed: a summary is 5 KB, and probing a table of small entries stays in cache.
+    tools: Map<String, Box<ToolStats>>,
+}
+
+// === impl ServiceTools ===
+
+impl ServiceTools {
+    fn get_mut(&mut self, name: &str) -> Option<&mut ToolStats> {
+        if name.is_empty() {
+            self.all.as_deref_mut()
+        } else {
+            self.tools.get_mut(name).map(|t| &mut **t)
+        }
+    }
+
+    fn insert(&mut self, name: &str, stats: Box<ToolStats>) {
+        if name.is_empty() {
+            self.all = Some(stats);
+        } else {
+            self.tools.insert(name.to_owned(), stats);
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.all.is_some()) + self.tools.len()
+    }
+
+    /// Forgets the summaries last updated before `oldest`.
+    fn retain_since(&mut self, oldest: u64) {
+        if self.all.as_ref().is_some_and(|t| t.last_seen_ms < oldest) {
+            self.all = None;
+        }
+        self.tools.retain(|_, t| t.last_seen_ms >= oldest);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &ToolStats)> {
+        let all = self.all.as_deref().map(|t| ("", t));
+        all.into_iter()
+            .chain(self.tools.iter().map(|(name, t)| (name.as_str(), &**t)))
+    }
+}
+
+// === impl ToolStats ===
+
+impl ToolStats {
+    fn new(now_ms: u64) -> Box<Self> {
+        Box::new(ToolStats {
+            slots: [Slot::default(); SLOTS],
+            last_seen_ms: now_ms,
+        })
+    }
+
+    fn record(&mut self, op: &Operation, now_ms: u64) {
+        self.last_seen_ms = now_ms;
+        let minute = now_ms / 60_000;
+        let slot = &mut self.slots[(minute % SLOTS as u64) as usize];
+        if slot.minute != minute {
+            *slot = Slot {
+                minute,
+                ..Slot::default()
+            };
+        }
+        slot.calls += 1;
+        slot.errors += u64::from(op.outcome.is_error());
+        slot.buckets[bucket(op.duration_nanos as f64 / 1e6)] += 1;
+    }
+}
+
+// === impl ServerView ===
+
+impl ServerView {
+    fn record(&mut self, op: &Operation, now_ms: u64) {
+        self.last_seen_ms = now_ms;
+        if !self.sides.contains(&op.side.as_str()) {
+            self.sides.push(op.side.as_str());
+        }
+        if !self.dialects.contains(&op.dialect.as_str()) {
+            self.dialects.push(op.dialect.as_str());
+        }
+    }
+}
+
+// === impl SessionView ===
+
+impl SessionView {
+    fn record(&mut self, op: &Operation, live: &Shared, now_ms: u64, keep: usize) {
+        // A session is the server's; a client span of it names the client side.
+        if (op.side == Side::Server || self.service.is_empty()) && self.service != op.service.name {
+            self.service.clone_from(&op.service.name);
+        }
+        if op.client.is_some() {
+            self.client.clone_from(&op.client);
+        }
+        self.last_seen_ms = now_ms;
+        self.operations += 1;
+        self.errors += u64::from(op.outcome.is_error());
+        self.recent.push_back(live.clone());
+        if self.recent.len() > keep {
+            self.recent.pop_front();
+        }
+    }
+}
+
+// === impl LiveStore ===
+
 impl LiveStore {
     /// An empty store with the given bounds.
     pub fn new(config: LiveConfig, telemetry: Arc<Telemetry>) -> Self {
@@ -201,8 +335,8 @@ impl LiveStore {
         if operations.is_empty() || !self.config.enabled {
             return;
         }
-        let max_age = self.config.max_age.as_millis() as u64;
         let mut inner = self.lock();
+        let inner = &mut *inner;
         for operation in operations {
             inner.next_seq += 1;
             let live = Arc::new(LiveOperation {
@@ -211,34 +345,20 @@ impl LiveStore {
                 operation,
             });
             let op = &live.operation;
-            if !inner.servers.contains_key(&op.service.name) {
-                inner.servers.insert(
-                    op.service.name.clone(),
-                    ServerView {
+            match inner.servers.get_mut(&op.service.name) {
+                Some(server) => server.record(op, now_ms),
+                None => {
+                    let mut server = ServerView {
                         service: op.service.name.clone(),
                         ..ServerView::default()
-                    },
-                );
-            }
-            let Some(server) = inner.servers.get_mut(&op.service.name) else {
-                continue;
-            };
-            server.last_seen_ms = now_ms;
-            if !server.sides.contains(&op.side.as_str()) {
-                server.sides.push(op.side.as_str());
-            }
-            if !server.dialects.contains(&op.dialect.as_str()) {
-                server.dialects.push(op.dialect.as_str());
-            }
-            // Server-wide figures live under the empty tool name.
-            self.record_tool(&mut inner, op, "", now_ms);
-            if op.method == Method::ToolsCall {
-                if let Some(target) = &op.target {
-                    self.record_tool(&mut inner, op, &target.name, now_ms);
+                    };
+                    server.record(op, now_ms);
+                    inner.servers.insert(op.service.name.clone(), server);
                 }
             }
+            self.record_tools(inner, op, now_ms);
             if let Some(session) = &op.session {
-                self.record_session(&mut inner, op, session, &live, now_ms);
+                self.record_session(inner, op, session, &live, now_ms);
             }
             if op.outcome.is_error() {
                 inner.errors.push_back(live.clone());
@@ -247,15 +367,14 @@ impl LiveStore {
                     self.telemetry.live_evicted("errors");
                 }
             }
-            inner.operations.push_back(live.clone());
+            inner.operations.push_back(live);
             if inner.operations.len() > self.config.max_operations {
                 inner.operations.pop_front();
                 self.telemetry.live_evicted("operations");
             }
         }
         // Age limits.
-        let oldest = now_ms.saturating_sub(max_age);
-        let inner = &mut *inner;
+        let oldest = now_ms.saturating_sub(self.config.max_age.as_millis() as u64);
         for (what, ring) in [
             ("operations", &mut inner.operations),
             ("errors", &mut inner.errors),
@@ -265,56 +384,64 @@ impl LiveStore {
                 self.telemetry.live_evicted(what);
             }
         }
+        if now_ms.abs_diff(inner.swept_ms) >= SWEEP_EVERY_MS {
+            inner.swept_ms = now_ms;
+            self.sweep(inner, oldest);
+        }
+    }
+
+    /// Forgets sessions, servers and tools last seen before `oldest`.
+    fn sweep(&self, inner: &mut Inner, oldest: u64) {
         let before = inner.sessions.len();
-        inner.sessions.retain(|_, s| s.last_seen_ms >= oldest);
+        inner.sessions.retain(|_, s| s.view.last_seen_ms >= oldest);
         for _ in inner.sessions.len()..before {
             self.telemetry.live_evicted("sessions");
         }
         inner.servers.retain(|_, s| s.last_seen_ms >= oldest);
         let mut tool_count = 0;
         for tools in inner.tools.values_mut() {
-            tools.retain(|_, t| t.last_seen_ms >= oldest);
+            tools.retain_since(oldest);
             tool_count += tools.len();
         }
-        inner.tools.retain(|_, tools| !tools.is_empty());
+        inner.tools.retain(|_, tools| tools.len() > 0);
         inner.tool_count = tool_count;
     }
 
-    fn record_tool(&self, inner: &mut Inner, op: &Operation, tool: &str, now_ms: u64) {
+    /// Updates the server-wide summary (under the empty tool name) and, for a tools/call,
+    /// the tool's; a summary past `max_tools` is not created.
+    fn record_tools(&self, inner: &mut Inner, op: &Operation, now_ms: u64) {
         let service = op.service.name.as_str();
-        let known = inner
-            .tools
-            .get(service)
-            .is_some_and(|t| t.contains_key(tool));
-        if !known {
+        let tool = match (&op.method, &op.target) {
+            (Method::ToolsCall, Some(target)) => Some(target.name.as_str()),
+            _ => None,
+        };
+        let mut missing = [None, None];
+        // One lookup of the service for both summaries; the known ones first.
+        match inner.tools.get_mut(service) {
+            Some(tools) => {
+                for (name, missing) in std::iter::once("").chain(tool).zip(&mut missing) {
+                    match tools.get_mut(name) {
+                        Some(stats) => stats.record(op, now_ms),
+                        None => *missing = Some(name),
+                    }
+                }
+            }
+            None => missing = [Some(""), tool],
+        }
+        for name in missing.into_iter().flatten() {
             if inner.tool_count >= self.config.max_tools {
                 self.telemetry.live_evicted("tools");
-                return;
+                continue;
             }
             inner.tool_count += 1;
-            inner.tools.entry(service.to_owned()).or_default().insert(
-                tool.to_owned(),
-                ToolStats {
-                    slots: [Slot::default(); SLOTS],
-                    last_seen_ms: now_ms,
-                },
-            );
-        }
-        let Some(stats) = inner.tools.get_mut(service).and_then(|t| t.get_mut(tool)) else {
-            return;
-        };
-        stats.last_seen_ms = now_ms;
-        let minute = now_ms / 60_000;
-        let slot = &mut stats.slots[(minute % SLOTS as u64) as usize];
-        if slot.minute != minute {
-            *slot = Slot {
-                minute,
-                ..Slot::default()
+            let mut stats = ToolStats::new(now_ms);
+            stats.record(op, now_ms);
+            let tools = match inner.tools.get_mut(service) {
+                Some(tools) => tools,
+                None => inner.tools.entry(service.to_owned()).or_default(),
             };
+            tools.insert(name, stats);
         }
-        slot.calls += 1;
-        slot.errors += u64::from(op.outcome.is_error());
-        slot.buckets[bucket(op.duration_nanos as f64 / 1e6)] += 1;
     }
 
     fn record_session(
@@ -325,25 +452,31 @@ impl LiveStore {
         live: &Shared,
         now_ms: u64,
     ) {
-        if !inner.sessions.contains_key(id) && inner.sessions.len() >= self.config.max_sessions {
-            // Make room: the least recently active session leaves.
-            while let Some((seen, oldest)) = inner.activity.pop_front() {
-                if inner
-                    .sessions
-                    .get(&oldest)
-                    .is_some_and(|s| s.last_seen_ms == seen)
-                {
-                    inner.sessions.remove(&oldest);
-                    self.telemetry.live_evicted("sessions");
-                    break;
-                }
+        let keep = self.config.session_operations;
+        // The session's key when its activity time changes (to requeue it).
+        let active = match inner.sessions.get_mut(id) {
+            Some(session) => {
+                let touched = session.view.last_seen_ms;
+                session.view.record(op, live, now_ms, keep);
+                (touched != now_ms).then(|| session.key.clone())
             }
-        }
-        let touched = inner.sessions.get(id).map(|s| s.last_seen_ms);
-        if !inner.sessions.contains_key(id) {
-            inner.sessions.insert(
-                id.to_owned(),
-                SessionView {
+            None => {
+                if inner.sessions.len() >= self.config.max_sessions {
+                    // Make room: the least recently active session leaves.
+                    while let Some((seen, oldest)) = inner.activity.pop_front() {
+                        if inner
+                            .sessions
+                            .get(&oldest)
+                            .is_some_and(|s| s.view.last_seen_ms == seen)
+                        {
+                            inner.sessions.remove(&oldest);
+                            self.telemetry.live_evicted("sessions");
+                            break;
+                        }
+                    }
+                }
+                let key: Arc<str> = Arc::from(id);
+                let mut view = SessionView {
                     id: id.to_owned(),
                     service: String::new(),
                     client: None,
@@ -352,35 +485,25 @@ impl LiveStore {
                     operations: 0,
                     errors: 0,
                     recent: VecDeque::new(),
-                },
-            );
-        }
-        let Some(session) = inner.sessions.get_mut(id) else {
-            return;
+                };
+                view.record(op, live, now_ms, keep);
+                let session = Session {
+                    key: key.clone(),
+                    view,
+                };
+                inner.sessions.insert(key.clone(), session);
+                Some(key)
+            }
         };
-        // A session is the server's; a client span of it names the client side.
-        if (op.side == Side::Server || session.service.is_empty())
-            && session.service != op.service.name
-        {
-            session.service = op.service.name.clone();
-        }
-        if op.client.is_some() {
-            session.client = op.client.clone();
-        }
-        session.last_seen_ms = now_ms;
-        session.operations += 1;
-        session.errors += u64::from(op.outcome.is_error());
-        session.recent.push_back(live.clone());
-        if session.recent.len() > self.config.session_operations {
-            session.recent.pop_front();
-        }
-        if touched != Some(now_ms) {
-            inner.activity.push_back((now_ms, id.to_owned()));
+        if let Some(key) = active {
+            inner.activity.push_back((now_ms, key));
             if inner.activity.len() > 4 * self.config.max_sessions + 16 {
                 let sessions = &inner.sessions;
-                inner
-                    .activity
-                    .retain(|(seen, id)| sessions.get(id).is_some_and(|s| s.last_seen_ms == *seen));
+                inner.activity.retain(|(seen, id)| {
+                    sessions
+                        .get(id)
+                        .is_some_and(|s| s.view.last_seen_ms == *seen)
+                });
             }
         }
     }
@@ -433,7 +556,7 @@ impl LiveStore {
                     p95_ms: quantile(&buckets, 0.95),
                     p99_ms: quantile(&buckets, 0.99),
                 };
-                (service.clone(), tool.clone(), window, trend)
+                (service.clone(), tool.to_owned(), window, trend)
             })
             .collect()
     }
@@ -471,9 +594,19 @@ impl LiveStore {
             .lock()
             .sessions
             .values()
-            .map(|s| SessionView {
-                recent: VecDeque::new(),
-                ..s.clone()
+            .map(|s| {
+                let v = &s.view;
+                // Without its recent calls: the list shows sessions, not their calls.
+                SessionView {
+                    id: v.id.clone(),
+                    service: v.service.clone(),
+                    client: v.client.clone(),
+                    first_seen_ms: v.first_seen_ms,
+                    last_seen_ms: v.last_seen_ms,
+                    operations: v.operations,
+                    errors: v.errors,
+                    recent: VecDeque::new(),
+                }
             })
             .collect();
         sessions.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.id.cmp(&b.id)));
@@ -482,13 +615,178 @@ impl LiveStore {
 
     /// One session with its recent calls.
     pub fn session(&self, id: &str) -> Option<SessionView> {
-        self.lock().sessions.get(id).cloned()
+        self.lock().sessions.get(id).map(|s| s.view.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::mcp::operation::{DialectId, Outcome, Service, Target, TargetKind, Transport};
+    use crate::metrics::exposition::{render, Format};
+    use std::time::Duration;
+
+    fn op(service: &str, tool: &str, session: Option<&str>, failed: bool) -> Operation {
+        Operation {
+            service: Service {
+                name: service.into(),
+                ..Service::default()
+            },
+            side: Side::Server,
+            method: Method::ToolsCall,
+            target: Some(Target {
+                kind: TargetKind::Tool,
+                name: tool.into(),
+            }),
+            session: session.map(Into::into),
+            client: None,
+            transport: Transport::StreamableHttp,
+            protocol_version: None,
+            outcome: if failed {
+                Outcome::Error("tool_error".into())
+            } else {
+                Outcome::Ok
+            },
+            error_message: None,
+            request_id: None,
+            start_unix_nano: 0,
+            duration_nanos: 15_000_000,
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            request_bytes: None,
+            response_bytes: None,
+            dialect: DialectId::Semconv,
+        }
+    }
+
+    fn store(config: LiveConfig) -> (LiveStore, Arc<Telemetry>) {
+        let telemetry = Arc::new(Telemetry::new(10));
+        (LiveStore::new(config, telemetry.clone()), telemetry)
+    }
+
+    fn evicted(telemetry: &Telemetry, what: &str) -> u64 {
+        let text = render(telemetry.registry(), Format::Prometheus).unwrap();
+        let prefix = format!("mcpcol_live_evicted_total{{what=\"{what}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    fn session_ids(store: &LiveStore) -> Vec<String> {
+        store.sessions().into_iter().map(|s| s.id).collect()
+    }
+
+    const T0: u64 = 1_700_000_000_000;
+
+    #[test]
+    fn rings_keep_the_newest_and_count_what_they_drop() {
+        let (store, telemetry) = store(LiveConfig {
+            max_operations: 5,
+            max_errors: 2,
+            ..LiveConfig::default()
+        });
+        let batch = (0..8).map(|i| op("svc", "add", None, i % 2 == 0)).collect();
+        store.record(batch, T0);
+        let seqs: Vec<u64> = store.all_operations().iter().map(|o| o.seq).collect();
+        assert_eq!(seqs, [4, 5, 6, 7, 8]);
+        let errors: Vec<u64> = store.errors(|_| true).iter().map(|o| o.seq).collect();
+        assert_eq!(errors, [7, 5], "newest first");
+        assert_eq!(evicted(&telemetry, "operations"), 3);
+        assert_eq!(evicted(&telemetry, "errors"), 2);
+    }
+
+    #[test]
+    fn the_least_recently_active_session_leaves_first() {
+        let (store, telemetry) = store(LiveConfig {
+            max_sessions: 2,
+            session_operations: 2,
+            ..LiveConfig::default()
+        });
+        store.record(vec![op("svc", "add", Some("a"), false)], T0);
+        store.record(vec![op("svc", "add", Some("b"), false)], T0 + 1);
+        store.record(vec![op("svc", "add", Some("a"), true)], T0 + 2);
+        store.record(vec![op("svc", "add", Some("c"), false)], T0 + 3);
+        assert_eq!(
+            session_ids(&store),
+            ["c", "a"],
+            "b was the least recently active"
+        );
+        assert_eq!(evicted(&telemetry, "sessions"), 1);
+        store.record(vec![op("svc", "add", Some("a"), false)], T0 + 4);
+        let a = store.session("a").unwrap();
+        assert_eq!((a.operations, a.errors), (3, 1));
+        assert_eq!((a.first_seen_ms, a.last_seen_ms), (T0, T0 + 4));
+        assert_eq!(a.service, "svc");
+        let recent: Vec<u64> = a.recent.iter().map(|o| o.seq).collect();
+        assert_eq!(recent, [3, 5], "calls kept per session");
+        // Many touches of one session in one millisecond count as one activity.
+        let batch = (0..50)
+            .map(|_| op("svc", "add", Some("c"), false))
+            .collect();
+        store.record(batch, T0 + 5);
+        store.record(vec![op("svc", "add", Some("d"), false)], T0 + 6);
+        assert_eq!(session_ids(&store), ["d", "c"]);
+        assert_eq!(evicted(&telemetry, "sessions"), 2);
+    }
+
+    #[test]
+    fn tools_past_the_cap_are_not_summarised() {
+        let (store, telemetry) = store(LiveConfig {
+            max_tools: 3,
+            ..LiveConfig::default()
+        });
+        let batch = ["a", "b", "c", "a"]
+            .iter()
+            .map(|t| op("svc", t, None, false))
+            .collect();
+        store.record(batch, T0);
+        let mut tools: Vec<(String, u64)> = store
+            .tools(60, T0)
+            .into_iter()
+            .map(|(_, tool, w, _)| (tool, w.calls))
+            .collect();
+        tools.sort();
+        // "" (the whole service), a and b: c is one too many.
+        assert_eq!(tools, [("".into(), 4), ("a".into(), 2), ("b".into(), 1)]);
+        assert_eq!(evicted(&telemetry, "tools"), 1);
+    }
+
+    #[test]
+    fn everything_older_than_max_age_is_forgotten() {
+        let max_age = Duration::from_secs(60);
+        let (store, telemetry) = store(LiveConfig {
+            max_age,
+            max_tools: 4,
+            ..LiveConfig::default()
+        });
+        store.record(vec![op("old", "x", Some("s1"), true)], T0);
+        store.record(vec![op("new", "y", Some("s2"), false)], T0 + 30_000);
+        let later = T0 + 60_000 + 1;
+        store.record(vec![op("new", "y", Some("s2"), false)], later);
+        assert_eq!(store.all_operations().len(), 2);
+        assert!(store.errors(|_| true).is_empty());
+        assert_eq!(session_ids(&store), ["s2"]);
+        let servers: Vec<String> = store.servers().into_iter().map(|s| s.service).collect();
+        assert_eq!(servers, ["new"]);
+        let tools: Vec<String> = store
+            .tools(60, later)
+            .into_iter()
+            .map(|(service, tool, _, _)| format!("{service}/{tool}"))
+            .collect();
+        assert_eq!(tools.len(), 2, "{tools:?}");
+        assert!(tools.iter().all(|t| t.starts_with("new/")), "{tools:?}");
+        assert_eq!(evicted(&telemetry, "operations"), 1);
+        assert_eq!(evicted(&telemetry, "errors"), 1);
+        assert_eq!(evicted(&telemetry, "sessions"), 1);
+        // The forgotten server's tool slots are free again.
+        store.record(vec![op("new", "z", None, false)], later);
+        assert_eq!(store.tools(60, later).len(), 3);
+        assert_eq!(evicted(&telemetry, "tools"), 0);
+    }
 
     #[test]
     fn quantiles_interpolate_within_buckets() {

@@ -33,7 +33,9 @@ use prometheus_client::registry::Unit;
 use tokio::time::Instant;
 
 use super::cardinality::{Limits, OTHER};
-use super::series::{encode_labels, SeriesKey, SeriesList, SeriesMap, TraceExemplar};
+use super::series::{
+    encode_labels, same, LabelValues, SeriesKey, SeriesList, SeriesMap, TraceExemplar,
+};
 use super::sessions::SessionTracker;
 use super::MetricsConfig;
 use crate::mcp::operation::{Side, TargetKind};
@@ -57,17 +59,12 @@ pub const SPANMETRICS_BUCKETS_MS: &[f64] = &[
 
 // === label sets ===
 
-/// Labels of the operation-duration histograms.
+/// Labels of the operation-duration histograms: service, method, tool, prompt,
+/// resource, error type, protocol version (in one buffer), and the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationKey {
-    service: String,
-    method: String,
-    tool: String,
-    prompt: String,
-    resource: String,
-    error_type: String,
+    values: LabelValues<7>,
     transport: &'static str,
-    protocol: String,
 }
 
 /// Borrowed [`OperationKey`].
@@ -83,57 +80,62 @@ pub struct OperationKeyRef<'a> {
     protocol: &'a str,
 }
 
+impl OperationKeyRef<'_> {
+    fn values(&self) -> [&str; 7] {
+        [
+            self.service,
+            self.method,
+            self.tool,
+            self.prompt,
+            self.resource,
+            self.error_type,
+            self.protocol,
+        ]
+    }
+}
+
 impl SeriesKey for OperationKey {
     type Ref<'a> = OperationKeyRef<'a>;
 
     fn matches(&self, o: &OperationKeyRef<'_>) -> bool {
-        self.service == o.service
-            && self.method == o.method
-            && self.tool == o.tool
-            && self.prompt == o.prompt
-            && self.resource == o.resource
-            && self.error_type == o.error_type
-            && self.transport == o.transport
-            && self.protocol == o.protocol
+        same(self.transport, o.transport) && self.values.matches(&o.values())
     }
 
     fn to_owned_key(o: &OperationKeyRef<'_>) -> Self {
         OperationKey {
-            service: o.service.to_owned(),
-            method: o.method.to_owned(),
-            tool: o.tool.to_owned(),
-            prompt: o.prompt.to_owned(),
-            resource: o.resource.to_owned(),
-            error_type: o.error_type.to_owned(),
+            values: LabelValues::new(o.values()),
             transport: o.transport,
-            protocol: o.protocol.to_owned(),
         }
     }
 }
 
 impl EncodeLabelSet for OperationKey {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+        let v = |i| self.values.get(i);
         encode_labels(
             encoder,
             &[
-                ("service_name", &self.service),
-                ("mcp_method_name", &self.method),
-                ("gen_ai_tool_name", &self.tool),
-                ("gen_ai_prompt_name", &self.prompt),
-                ("mcp_resource_uri", &self.resource),
-                ("error_type", &self.error_type),
+                ("service_name", v(0)),
+                ("mcp_method_name", v(1)),
+                ("gen_ai_tool_name", v(2)),
+                ("gen_ai_prompt_name", v(3)),
+                ("mcp_resource_uri", v(4)),
+                ("error_type", v(5)),
                 ("network_transport", self.transport),
-                ("mcp_protocol_version", &self.protocol),
+                ("mcp_protocol_version", v(6)),
             ],
         )
     }
 }
 
 macro_rules! string_key {
-    ($(#[$doc:meta])* $name:ident, $ref:ident { $($field:ident => $label:literal),* }) => {
+    (
+        $(#[$doc:meta])* $name:ident, $ref:ident, $n:literal
+        { $($field:ident => $label:literal),* }
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name { $($field: String),* }
+        pub struct $name { values: LabelValues<$n> }
 
         #[doc = concat!("Borrowed [`", stringify!($name), "`].")]
         #[derive(Debug, Clone, Copy, Hash)]
@@ -141,13 +143,18 @@ macro_rules! string_key {
 
         impl SeriesKey for $name {
             type Ref<'a> = $ref<'a>;
-            fn matches(&self, o: &$ref<'_>) -> bool { true $(&& self.$field == o.$field)* }
-            fn to_owned_key(o: &$ref<'_>) -> Self { $name { $($field: o.$field.to_owned()),* } }
+            fn matches(&self, o: &$ref<'_>) -> bool { self.values.matches(&[$(o.$field),*]) }
+            fn to_owned_key(o: &$ref<'_>) -> Self {
+                $name { values: LabelValues::new([$(o.$field),*]) }
+            }
         }
 
         impl EncodeLabelSet for $name {
             fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-                encode_labels(encoder, &[$(($label, &self.$field)),*])
+                let labels = [$($label),*];
+                let pairs: [(&str, &str); $n] =
+                    std::array::from_fn(|i| (labels[i], self.values.get(i)));
+                encode_labels(encoder, &pairs)
             }
         }
     };
@@ -155,19 +162,19 @@ macro_rules! string_key {
 
 string_key!(
     /// Labels of `mcp_payload_bytes`.
-    PayloadKey, PayloadKeyRef { service => "service_name", method => "mcp_method_name", direction => "direction" }
+    PayloadKey, PayloadKeyRef, 3 { service => "service_name", method => "mcp_method_name", direction => "direction" }
 );
 string_key!(
     /// Labels of `mcp_server_session_duration_seconds`.
-    SessionDurationKey, SessionDurationKeyRef { service => "service_name", transport => "network_transport", protocol => "mcp_protocol_version", error_type => "error_type" }
+    SessionDurationKey, SessionDurationKeyRef, 4 { service => "service_name", transport => "network_transport", protocol => "mcp_protocol_version", error_type => "error_type" }
 );
 string_key!(
     /// Labels of `mcp_session_operations_total`.
-    SessionOpsKey, SessionOpsKeyRef { service => "service_name", session => "mcp_session_id" }
+    SessionOpsKey, SessionOpsKeyRef, 2 { service => "service_name", session => "mcp_session_id" }
 );
 string_key!(
     /// Labels of `mcp_sessions_active`.
-    ServiceKey, ServiceKeyRef { service => "service_name" }
+    ServiceKey, ServiceKeyRef, 1 { service => "service_name" }
 );
 
 /// Labels of the spanmetrics-compatible families.

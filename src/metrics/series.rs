@@ -8,10 +8,10 @@
 //! when a series is created or removed, so a scrape of 50 000 series delays ingestion by
 //! at most the time to clone 50 000 `Arc`s, and only if a new series appears meanwhile.
 
-use std::collections::hash_map::RandomState;
+use std::collections::hash_map;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::{
@@ -29,16 +29,52 @@ pub trait SeriesKey: EncodeLabelSet + fmt::Debug + Send + Sync + 'static {
 }
 
 type Entry<K, M> = (Arc<K>, Arc<M>);
-/// Series that share a hash, each with its id in the shared list.
-type Bucket<K, M> = Vec<(u64, Entry<K, M>)>;
+
+/// The series of one key hash, each with its id in the shared list: nearly always one,
+/// held inline; two keys whose 64-bit hashes collide share the slot through `more`.
+#[derive(Debug)]
+struct Slot<K, M> {
+    id: u64,
+    entry: Entry<K, M>,
+    more: Vec<(u64, Entry<K, M>)>,
+}
+
+/// Hashes a `u64` that is already a hash to itself: the index is keyed by the seeded
+/// hash of a label set, and hashing it again would only cost time.
+#[derive(Debug, Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the index's keys are u64); this keeps any other use
+        // correct, if slow.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The writer's index: key hash → series.
+type Index<K, M> = HashMap<u64, Slot<K, M>, BuildHasherDefault<PassThrough>>;
+type Shared<K, M> = Arc<Mutex<HashMap<u64, Entry<K, M>>>>;
 
 /// One metric family's series: a private index for the writer, a shared list for
 /// scrapes.
 #[derive(Debug)]
 pub struct SeriesMap<K, M> {
-    index: HashMap<u64, Bucket<K, M>>,
-    shared: Arc<Mutex<HashMap<u64, Entry<K, M>>>>,
-    hasher: RandomState,
+    index: Index<K, M>,
+    shared: Shared<K, M>,
+    /// Seeded per process: label values come from the network, and a fixed hash would
+    /// let a client choose values that collide.
+    hasher: foldhash::fast::RandomState,
     next_id: u64,
     len: usize,
 }
@@ -46,7 +82,7 @@ pub struct SeriesMap<K, M> {
 /// The scrape side of a [`SeriesMap`].
 #[derive(Debug)]
 pub struct SeriesList<K, M> {
-    shared: Arc<Mutex<HashMap<u64, Entry<K, M>>>>,
+    shared: Shared<K, M>,
 }
 
 impl<K, M> Clone for SeriesList<K, M> {
@@ -57,15 +93,32 @@ impl<K, M> Clone for SeriesList<K, M> {
     }
 }
 
+/// Creates a series and publishes it to the scrape list.
+fn publish<K: SeriesKey, M>(
+    shared: &Shared<K, M>,
+    next_id: &mut u64,
+    key: &K::Ref<'_>,
+    make: impl FnOnce() -> M,
+) -> (u64, Entry<K, M>) {
+    let id = *next_id;
+    *next_id += 1;
+    let entry = (Arc::new(K::to_owned_key(key)), Arc::new(make()));
+    shared
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, entry.clone());
+    (id, entry)
+}
+
 impl<K: SeriesKey, M> SeriesMap<K, M> {
     /// An empty family, and the list a scrape reads.
     pub fn new() -> (Self, SeriesList<K, M>) {
         let shared = Arc::new(Mutex::new(HashMap::new()));
         (
             SeriesMap {
-                index: HashMap::new(),
+                index: Index::default(),
                 shared: shared.clone(),
-                hasher: RandomState::new(),
+                hasher: foldhash::fast::RandomState::default(),
                 next_id: 0,
                 len: 0,
             },
@@ -92,43 +145,131 @@ impl<K: SeriesKey, M> SeriesMap<K, M> {
         make: impl FnOnce() -> M,
     ) -> Option<&Arc<M>> {
         let hash = self.hasher.hash_one(key);
-        let bucket = self.index.entry(hash).or_default();
-        if let Some(position) = bucket.iter().position(|(_, (k, _))| k.matches(key)) {
-            return Some(&bucket[position].1 .1);
+        match self.index.entry(hash) {
+            hash_map::Entry::Occupied(found) => {
+                let slot = found.into_mut();
+                if slot.entry.0.matches(key) {
+                    return Some(&slot.entry.1);
+                }
+                if let Some(position) = slot.more.iter().position(|(_, (k, _))| k.matches(key)) {
+                    return Some(&slot.more[position].1 .1);
+                }
+                if !may_create {
+                    return None;
+                }
+                let created = publish(&self.shared, &mut self.next_id, key, make);
+                self.len += 1;
+                slot.more.push(created);
+                slot.more.last().map(|(_, (_, m))| m)
+            }
+            hash_map::Entry::Vacant(vacant) => {
+                if !may_create {
+                    return None;
+                }
+                let (id, entry) = publish(&self.shared, &mut self.next_id, key, make);
+                self.len += 1;
+                let slot = vacant.insert(Slot {
+                    id,
+                    entry,
+                    more: Vec::new(),
+                });
+                Some(&slot.entry.1)
+            }
         }
-        if !may_create {
-            return None;
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let entry = (Arc::new(K::to_owned_key(key)), Arc::new(make()));
-        self.shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, entry.clone());
-        bucket.push((id, entry));
-        self.len += 1;
-        bucket.last().map(|(_, (_, m))| m)
     }
 
     /// Removes the series for `key`; true if there was one.
     pub fn remove(&mut self, key: &K::Ref<'_>) -> bool {
         let hash = self.hasher.hash_one(key);
-        let Some(bucket) = self.index.get_mut(&hash) else {
+        let hash_map::Entry::Occupied(mut found) = self.index.entry(hash) else {
             return false;
         };
-        let Some(position) = bucket.iter().position(|(_, (k, _))| k.matches(key)) else {
-            return false;
+        let slot = found.get_mut();
+        let id = if slot.entry.0.matches(key) {
+            match slot.more.pop() {
+                Some((id, entry)) => {
+                    let removed = slot.id;
+                    slot.id = id;
+                    slot.entry = entry;
+                    removed
+                }
+                None => found.remove().id,
+            }
+        } else {
+            match slot.more.iter().position(|(_, (k, _))| k.matches(key)) {
+                Some(position) => slot.more.swap_remove(position).0,
+                None => return false,
+            }
         };
-        let (id, _) = bucket.swap_remove(position);
-        if bucket.is_empty() {
-            self.index.remove(&hash);
-        }
         self.shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         self.len -= 1;
+        true
+    }
+}
+
+/// `a == b`, without calling `memcmp` when both are empty: glibc's AVX-512 `memcmp` does
+/// a fully masked load for a zero-length compare, which costs ~40 ns per dangling
+/// pointer (an empty `String`'s or `""`'s is 0x1) against ~2 ns for a short label, and
+/// most label sets have empty values.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// `N` label values in one allocation, for the owned side of a [`SeriesKey`]: checking
+/// a lookup against a stored key then reads one buffer, not `N` strings scattered over
+/// the heap (with thousands of series, each of those is a likely cache miss).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelValues<const N: usize> {
+    text: Box<str>,
+    /// Where each value ends in `text`.
+    ends: [usize; N],
+}
+
+impl<const N: usize> LabelValues<N> {
+    /// The values, copied.
+    pub fn new(values: [&str; N]) -> Self {
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let mut ends = [0; N];
+        for (end, value) in ends.iter_mut().zip(values) {
+            text.push_str(value);
+            *end = text.len();
+        }
+        LabelValues {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// Value `i` (empty past `N`).
+    pub fn get(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or_default(),
+        };
+        let end = self.ends.get(i).copied().unwrap_or_default();
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    /// Whether the values equal `values`.
+    pub fn matches(&self, values: &[&str; N]) -> bool {
+        // The lengths first: they are here, the text is behind a pointer.
+        let mut start = 0;
+        for (end, value) in self.ends.iter().zip(values) {
+            if end - start != value.len() {
+                return false;
+            }
+            start = *end;
+        }
+        let mut start = 0;
+        for (end, value) in self.ends.iter().zip(values) {
+            if !self.text.get(start..*end).is_some_and(|v| same(v, value)) {
+                return false;
+            }
+            start = *end;
+        }
         true
     }
 }
@@ -195,5 +336,80 @@ impl EncodeLabelSet for TraceExemplar {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
         ("trace_id", Hex(&self.trace_id)).encode(encoder.encode_label())?;
         ("span_id", Hex(&self.span_id)).encode(encoder.encode_label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key whose borrowed form always hashes the same: every series collides.
+    #[derive(Debug)]
+    struct Colliding(LabelValues<2>);
+
+    #[derive(Clone, Copy)]
+    struct CollidingRef<'a>(&'a str, &'a str);
+
+    impl Hash for CollidingRef<'_> {
+        fn hash<H: Hasher>(&self, _: &mut H) {}
+    }
+
+    impl SeriesKey for Colliding {
+        type Ref<'a> = CollidingRef<'a>;
+        fn matches(&self, o: &CollidingRef<'_>) -> bool {
+            self.0.matches(&[o.0, o.1])
+        }
+        fn to_owned_key(o: &CollidingRef<'_>) -> Self {
+            Colliding(LabelValues::new([o.0, o.1]))
+        }
+    }
+
+    impl EncodeLabelSet for Colliding {
+        fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+            encode_labels(encoder, &[("a", self.0.get(0)), ("b", self.0.get(1))])
+        }
+    }
+
+    #[test]
+    fn label_values_keep_their_boundaries() {
+        let v = LabelValues::new(["ab", "", "c"]);
+        assert_eq!(
+            (v.get(0), v.get(1), v.get(2), v.get(3)),
+            ("ab", "", "c", "")
+        );
+        assert!(v.matches(&["ab", "", "c"]));
+        assert!(!v.matches(&["a", "b", "c"]), "same text, other boundaries");
+        assert!(!v.matches(&["ab", "", "d"]));
+        assert!(LabelValues::new(["", ""]).matches(&["", ""]));
+    }
+
+    #[test]
+    fn colliding_keys_are_kept_apart_and_removed_one_by_one() {
+        let (mut map, list) = SeriesMap::<Colliding, u32>::new();
+        for (i, a) in ["x", "y", "z"].into_iter().enumerate() {
+            let made = map.get_or_create(&CollidingRef(a, "1"), true, || i as u32);
+            assert_eq!(made.map(|m| **m), Some(i as u32));
+        }
+        assert_eq!(map.len(), 3);
+        assert!(map
+            .get_or_create(&CollidingRef("w", "1"), false, || 9)
+            .is_none());
+        assert_eq!(
+            map.get_or_create(&CollidingRef("y", "1"), false, || 9)
+                .map(|m| **m),
+            Some(1)
+        );
+        // The first of the slot leaves: another takes its place.
+        assert!(map.remove(&CollidingRef("x", "1")));
+        assert!(!map.remove(&CollidingRef("x", "1")));
+        assert_eq!(
+            map.get_or_create(&CollidingRef("z", "1"), false, || 9)
+                .map(|m| **m),
+            Some(2)
+        );
+        assert!(map.remove(&CollidingRef("y", "1")));
+        assert!(map.remove(&CollidingRef("z", "1")));
+        assert!(map.is_empty());
+        assert!(list.is_empty(), "the scrape list follows");
     }
 }

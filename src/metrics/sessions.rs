@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Service names and session ids come from clients: foldhash is seeded per process (no
+/// precomputed collisions) and far cheaper than SipHash on short keys.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 struct Session {
     started: Instant,
@@ -24,7 +28,7 @@ struct Session {
 
 #[derive(Debug, Default)]
 struct ServiceSessions {
-    sessions: HashMap<String, Session>,
+    sessions: Map<String, Session>,
     named: usize,
 }
 
@@ -59,7 +63,7 @@ pub struct Closed {
 /// Every active session, by service.
 #[derive(Debug)]
 pub struct SessionTracker {
-    services: HashMap<String, ServiceSessions>,
+    services: Map<String, ServiceSessions>,
     active: usize,
     max_active: usize,
     top: usize,
@@ -70,7 +74,7 @@ impl SessionTracker {
     /// A tracker with the configured limits.
     pub fn new(max_active: usize, top: usize, idle_timeout: Duration) -> Self {
         SessionTracker {
-            services: HashMap::new(),
+            services: Map::default(),
             active: 0,
             max_active,
             top,
@@ -117,7 +121,10 @@ impl SessionTracker {
             };
         }
         let top = self.top;
-        let entry = self.services.entry(service.to_owned()).or_default();
+        let entry = match self.services.get_mut(service) {
+            Some(entry) => entry,
+            None => self.services.entry(service.to_owned()).or_default(),
+        };
         let named = entry.named < top;
         entry.named += usize::from(named);
         entry.sessions.insert(
