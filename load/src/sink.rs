@@ -64,32 +64,47 @@ pub struct Sink {
 // === impl Sink ===
 
 impl Sink {
-    /// Binds `addr` (port 0 picks a free port; see [`Sink::addr`]) and serves on the
-    /// current runtime, every connection with `TCP_NODELAY`.
+    /// Binds `addr` (port 0 picks a free port; see [`Sink::addr`]) and serves on a
+    /// thread of its own with its own runtime, every connection with `TCP_NODELAY`. Its
+    /// own thread, because on the generator's runtime its decoding would delay the
+    /// generator's streams and show up as the collector's latency.
     pub async fn start(addr: &str) -> Result<Sink, LoadError> {
         let bind_error = |source| LoadError::SinkBind {
             addr: addr.to_owned(),
             source,
         };
-        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(bind_error)?;
         let counter = Counter::default();
         let counts = counter.0.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let service = TraceServiceServer::new(counter)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
-        tokio::spawn(async move {
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            // The sink ends with its handle; a serving error ends it early, and the
-            // drain then reports what arrived before.
-            let _ = tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
+        std::thread::Builder::new()
+            .name("sink".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                    // The sink ends with its handle; a serving error ends it early, and
+                    // the drain then reports what arrived before.
+                    let _ = tonic::transport::Server::builder()
+                        .add_service(service)
+                        .serve_with_incoming_shutdown(incoming, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
                 })
-                .await;
-        });
+            })
+            .map_err(bind_error)?;
         Ok(Sink {
             addr: local,
             counts,

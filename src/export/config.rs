@@ -7,7 +7,7 @@
 //!   otlp/tempo:    { endpoint: https://tempo:4318, protocol: http/protobuf }
 //!   zipkin:        { endpoint: http://127.0.0.1:9411/api/v2/spans }
 //!   queue:  { max_spans: 100000, directory: null, max_bytes: 1GiB, on_full: block }
-//!   batch:  { max_spans: 512, timeout: 200ms }
+//!   batch:  { max_spans: 512, timeout: 200ms, concurrency: 4 }
 //!   retry:  { initial_interval: 1s, max_interval: 30s, max_elapsed: 5m }
 //! ```
 //!
@@ -193,6 +193,9 @@ pub struct BatchConfig {
     /// Longest wait for a batch to fill before sending what there is. Default: 200ms.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Batches sent at once (each a request in flight); they are acknowledged in queue
+    /// order. More hides the downstream's round trip. Default: 4. Range: 1 ..= 64.
+    pub concurrency: usize,
 }
 
 impl Default for BatchConfig {
@@ -200,6 +203,7 @@ impl Default for BatchConfig {
         BatchConfig {
             max_spans: 512,
             timeout: Duration::from_millis(200),
+            concurrency: 4,
         }
     }
 }
@@ -420,6 +424,13 @@ impl BatchConfig {
                 format!("{key}.timeout"),
                 humantime::format_duration(self.timeout),
                 "use a duration up to 1m, such as 200ms",
+            ));
+        }
+        if self.concurrency == 0 || self.concurrency > 64 {
+            problems.push(ConfigError::invalid(
+                format!("{key}.concurrency"),
+                self.concurrency,
+                "use a number of batches in flight from 1 to 64",
             ));
         }
     }

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod retry;
 pub mod zipkin;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use config::{BatchConfig, ExporterKind, ExportersConfig, RetryConfig};
-use queue::ExportQueue;
+use queue::{ExportQueue, Taken};
 use retry::{Backoff, SendError};
 
 use crate::telemetry::Telemetry;
@@ -76,8 +77,8 @@ pub struct Sent {
     pub message: String,
 }
 
-/// The client of one exporter.
-#[derive(Debug)]
+/// The client of one exporter; clones share its connections.
+#[derive(Debug, Clone)]
 pub enum Sender {
     /// OTLP/gRPC or OTLP/HTTP.
     Otlp(otlp::OtlpSender),
@@ -205,9 +206,31 @@ impl Exporters {
 /// Most bytes one payload may carry.
 const MAX_BATCH_BYTES: u64 = batch::MAX_PAYLOAD_BYTES;
 
+/// What the worker waits for next.
+enum Event {
+    /// The oldest batch in flight finished; the spans of it not sent (0 = all sent).
+    Done(u64),
+    /// Spans are waiting to be taken (or the queue is closed).
+    Ready,
+    /// The shutdown deadline passed while waiting for spans.
+    Stop,
+}
+
+/// Waits until a batch is worth taking: with nothing in flight, the first span and then
+/// `batch.timeout` for the batch to fill; with batches in flight, a full batch.
+async fn batch_ready(queue: &ExportQueue, idle: bool, max_spans: u64, timeout: Duration) {
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    if idle {
+        queue.wait_for(1, far).await;
+        queue.wait_for(max_spans, Instant::now() + timeout).await;
+    } else {
+        queue.wait_for(max_spans, far).await;
+    }
+}
+
 async fn run_worker(
     queue: Arc<ExportQueue>,
-    mut sender: Sender,
+    sender: Sender,
     batch_config: BatchConfig,
     retry: RetryConfig,
     telemetry: Arc<Telemetry>,
@@ -215,62 +238,97 @@ async fn run_worker(
 ) {
     let name = queue.name().to_owned();
     let max_spans = batch_config.max_spans as u64;
-    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let concurrency = batch_config.concurrency.max(1);
+    // Batches being sent, oldest first. They are acknowledged in this order, so a
+    // persistent queue's ack position never passes a batch that was not sent.
+    let mut in_flight: VecDeque<(Taken, JoinHandle<u64>)> = VecDeque::new();
     let mut stopped = false;
+    let mut closed = false;
     loop {
-        // Wait for the first span, then give the batch `batch.timeout` to fill.
-        tokio::select! {
-            _ = queue.wait_for(1, far) => {}
-            _ = hard_stop.cancelled() => { stopped = true; break }
+        let can_take = !stopped && !closed && in_flight.len() < concurrency;
+        if !can_take && in_flight.is_empty() {
+            break;
         }
-        let deadline = Instant::now() + batch_config.timeout;
-        tokio::select! {
-            _ = queue.wait_for(max_spans, deadline) => {}
-            _ = hard_stop.cancelled() => { stopped = true; break }
-        }
-        let taken = match queue.take(max_spans, MAX_BATCH_BYTES).await {
-            None => break,
-            Some(Ok(taken)) => taken,
-            Some(Err(err)) => {
-                telemetry.exporter_failed(&name, "queue_read", 0, &err.to_string());
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        let idle = in_flight.is_empty();
+        let event = {
+            let oldest = async {
+                match in_flight.front_mut() {
+                    Some((_, task)) => task.await.unwrap_or(u64::MAX),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                unsent = oldest => Event::Done(unsent),
+                _ = batch_ready(&queue, idle, max_spans, batch_config.timeout), if can_take => Event::Ready,
+                _ = hard_stop.cancelled(), if idle => Event::Stop,
             }
         };
-        let corrupt = queue.take_corrupt();
-        if corrupt > 0 {
-            telemetry.exporter_corrupt(&name, corrupt);
-            tracing::error!(
-                exporter = name.as_str(),
-                records = corrupt,
-                "damaged records in the persistent queue were skipped"
-            );
-        }
-        let mut unsent = 0u64;
-        for payload in batch::payloads(&taken.entries, max_spans) {
-            if stopped {
-                unsent += payload.spans;
-                continue;
+        match event {
+            Event::Stop => stopped = true,
+            Event::Ready => {
+                let taken = match queue.take(max_spans, MAX_BATCH_BYTES).await {
+                    None => {
+                        closed = true;
+                        continue;
+                    }
+                    Some(Ok(taken)) => taken,
+                    Some(Err(err)) => {
+                        telemetry.exporter_failed(&name, "queue_read", 0, &err.to_string());
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                let corrupt = queue.take_corrupt();
+                if corrupt > 0 {
+                    telemetry.exporter_corrupt(&name, corrupt);
+                    tracing::error!(
+                        exporter = name.as_str(),
+                        records = corrupt,
+                        "damaged records in the persistent queue were skipped"
+                    );
+                }
+                let payloads = batch::payloads(&taken.entries, max_spans);
+                let task = tokio::spawn(send_batch(
+                    sender.clone(),
+                    name.clone(),
+                    payloads,
+                    retry.clone(),
+                    telemetry.clone(),
+                    hard_stop.clone(),
+                ));
+                in_flight.push_back((taken, task));
             }
-            if !send_with_retry(&mut sender, &name, &payload, &retry, &telemetry, &hard_stop).await
-            {
-                stopped = true;
-                unsent += payload.spans;
+            Event::Done(unsent) => {
+                let Some((taken, _)) = in_flight.pop_front() else {
+                    continue;
+                };
+                // u64::MAX: the send task panicked; nothing of the batch is known sent.
+                let unsent = unsent.min(taken.spans);
+                if unsent > 0 {
+                    stopped = true;
+                }
+                if stopped && queue.is_persistent() {
+                    // Left unacknowledged, with every later batch: the next start sends
+                    // them again.
+                    for (_, task) in in_flight.drain(..) {
+                        task.abort();
+                    }
+                    break;
+                }
+                if unsent > 0 {
+                    telemetry.exporter_failed(
+                        &name,
+                        "shutdown",
+                        unsent,
+                        "service.shutdown_timeout passed",
+                    );
+                }
+                if let Err(err) = queue.ack(&taken) {
+                    tracing::error!(exporter = name.as_str(), %err, "cannot record sent spans in the persistent queue; they may be sent again after a restart");
+                }
+                telemetry.exporter_queue_size(&name, queue.len());
             }
-        }
-        if stopped && queue.is_persistent() {
-            // Left unacknowledged: the next start sends the whole batch again.
-            break;
-        }
-        if unsent > 0 {
-            telemetry.exporter_failed(&name, "shutdown", unsent, "service.shutdown_timeout passed");
-        }
-        if let Err(err) = queue.ack(&taken) {
-            tracing::error!(exporter = name.as_str(), %err, "cannot record sent spans in the persistent queue; they may be sent again after a restart");
-        }
-        telemetry.exporter_queue_size(&name, queue.len());
-        if stopped {
-            break;
         }
     }
     if stopped {
@@ -281,6 +339,27 @@ async fn run_worker(
             telemetry.exporter_failed(&name, "shutdown", left, "service.shutdown_timeout passed");
         }
     }
+}
+
+/// Sends a batch's payloads in order; returns the spans not sent because the shutdown
+/// deadline passed (0 when all were sent or definitively failed, which is counted).
+async fn send_batch(
+    mut sender: Sender,
+    name: String,
+    payloads: Vec<batch::Payload>,
+    retry: RetryConfig,
+    telemetry: Arc<Telemetry>,
+    hard_stop: CancellationToken,
+) -> u64 {
+    let mut unsent = 0u64;
+    for payload in payloads {
+        if unsent > 0
+            || !send_with_retry(&mut sender, &name, &payload, &retry, &telemetry, &hard_stop).await
+        {
+            unsent += payload.spans;
+        }
+    }
+    unsent
 }
 
 /// Sends one payload, retrying retryable failures; false when stopped by the shutdown

@@ -22,7 +22,7 @@ use super::{ExportError, Sent};
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// A connected (lazily) OTLP client.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum OtlpSender {
     /// OTLP/gRPC.
     Grpc {

@@ -49,7 +49,7 @@ const REMOTE_ENDPOINT: &[&str] = &[
 ];
 
 /// A Zipkin v2 HTTP client.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ZipkinSender {
     client: reqwest::Client,
     url: String,
