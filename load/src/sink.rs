@@ -10,19 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use std::task::{Context, Poll};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
+use tonic_prost::ProstCodec;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::server::TcpIncoming;
 
-use crate::payload::span_count;
 use crate::stats::Forwarding;
 use crate::LoadError;
 
@@ -37,19 +35,83 @@ struct Counts {
     requests: AtomicU64,
 }
 
+/// `ExportTraceServiceRequest` with each span left undecoded: counting is all the sink
+/// does, so it costs the core it shares with the generator as little as possible (a
+/// real downstream runs elsewhere).
+#[derive(Clone, PartialEq, prost::Message)]
+struct SpanCount {
+    #[prost(message, repeated, tag = "1")]
+    resource_spans: Vec<ResourceSpanCount>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResourceSpanCount {
+    #[prost(message, repeated, tag = "2")]
+    scope_spans: Vec<ScopeSpanCount>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ScopeSpanCount {
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    spans: Vec<bytes::Bytes>,
+}
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
 #[derive(Debug, Clone, Default)]
 struct Counter(Arc<Counts>);
 
-#[tonic::async_trait]
-impl TraceService for Counter {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans = span_count(request.get_ref());
-        self.0.spans.fetch_add(spans, Ordering::Relaxed);
+impl tonic::server::UnaryService<SpanCount> for Counter {
+    type Response = ExportTraceServiceResponse;
+    type Future = std::future::Ready<Result<tonic::Response<Self::Response>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<SpanCount>) -> Self::Future {
+        let spans: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.0.spans.fetch_add(spans as u64, Ordering::Relaxed);
         self.0.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        std::future::ready(Ok(tonic::Response::new(
+            ExportTraceServiceResponse::default(),
+        )))
+    }
+}
+
+impl tonic::server::NamedService for Counter {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl<B> Service<http::Request<B>> for Counter
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let counter = self.clone();
+        Box::pin(async move {
+            if request.uri().path() != EXPORT_PATH {
+                return Ok(tonic::Status::unimplemented("the sink serves TraceService/Export only")
+                    .into_http());
+            }
+            let mut grpc = tonic::server::Grpc::new(
+                ProstCodec::<ExportTraceServiceResponse, SpanCount>::default(),
+            )
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+            Ok(grpc.unary(counter, request).await)
+        })
     }
 }
 
@@ -83,9 +145,7 @@ impl Sink {
         let counter = Counter::default();
         let counts = counter.0.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let service = TraceServiceServer::new(counter)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let service = counter;
         std::thread::Builder::new()
             .name("sink".to_owned())
             .spawn(move || {

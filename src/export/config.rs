@@ -6,8 +6,8 @@
 //!   jaeger:        { endpoint: http://127.0.0.1:4317 }                  # OTLP/gRPC
 //!   otlp/tempo:    { endpoint: https://tempo:4318, protocol: http/protobuf }
 //!   zipkin:        { endpoint: http://127.0.0.1:9411/api/v2/spans }
-//!   queue:  { max_spans: 100000, directory: null, max_bytes: 1GiB, on_full: block }
-//!   batch:  { max_spans: 512, timeout: 200ms, concurrency: 4 }
+//!   queue:  { max_spans: 100000, directory: null, max_bytes: 1GiB, max_memory_bytes: 32MiB, on_full: block }
+//!   batch:  { max_spans: 512, timeout: 200ms, concurrency: 8 }
 //!   retry:  { initial_interval: 1s, max_interval: 30s, max_elapsed: 5m }
 //! ```
 //!
@@ -168,6 +168,11 @@ pub struct QueueConfig {
     /// Disk budget of the directory, bytes (`1GiB`, `500MB`, or a number). Default: 1 GiB.
     #[serde(deserialize_with = "deserialize_bytes")]
     pub max_bytes: u64,
+    /// Memory budget of a queue without `directory`: the requests it holds, as received.
+    /// Default: 32 MiB (about 60 000 spans of ~500 bytes). With the span limit, this keeps
+    /// mcpcol's memory bounded when a downstream is slower than the clients.
+    #[serde(deserialize_with = "deserialize_bytes")]
+    pub max_memory_bytes: u64,
     /// `block` (default: throttle clients) or `drop` (drop and count).
     pub on_full: OnFull,
 }
@@ -178,6 +183,7 @@ impl Default for QueueConfig {
             max_spans: 100_000,
             directory: None,
             max_bytes: 1 << 30,
+            max_memory_bytes: 32 << 20,
             on_full: OnFull::Block,
         }
     }
@@ -194,7 +200,7 @@ pub struct BatchConfig {
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Batches sent at once (each a request in flight); they are acknowledged in queue
-    /// order. More hides the downstream's round trip. Default: 4. Range: 1 ..= 64.
+    /// order. More hides the downstream's round trip. Default: 8. Range: 1 ..= 64.
     pub concurrency: usize,
 }
 
@@ -203,7 +209,7 @@ impl Default for BatchConfig {
         BatchConfig {
             max_spans: 512,
             timeout: Duration::from_millis(200),
-            concurrency: 4,
+            concurrency: 8,
         }
     }
 }
@@ -397,6 +403,13 @@ impl QueueConfig {
                 format!("{key}.max_spans"),
                 self.max_spans,
                 "use a number of spans from 1 to 100000000",
+            ));
+        }
+        if self.max_memory_bytes < 1 << 20 {
+            problems.push(ConfigError::invalid(
+                format!("{key}.max_memory_bytes"),
+                self.max_memory_bytes,
+                "use at least 1MiB",
             ));
         }
         if self.max_bytes < 1 << 20 {

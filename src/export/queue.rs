@@ -113,7 +113,7 @@ impl ExportQueue {
         let max_bytes = if config.directory.is_some() {
             config.max_bytes
         } else {
-            u64::MAX
+            config.max_memory_bytes
         };
         Ok((
             Arc::new(ExportQueue {

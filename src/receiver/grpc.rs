@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -343,7 +343,11 @@ impl Decoder for RawDecoder {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
+        // A copy of exactly the message: a slice would keep the whole receive buffer
+        // alive while the request waits in the queues.
+        let mut message = BytesMut::with_capacity(src.remaining());
+        message.put(src);
+        Ok(Some(message.freeze()))
     }
 }
 
