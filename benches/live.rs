@@ -29,10 +29,10 @@ const BATCHES: usize = 50;
 fn operation(i: u64, session: String) -> Operation {
     let failed = i.is_multiple_of(10);
     Operation {
-        service: Service {
+        service: std::sync::Arc::new(Service {
             name: "weather-server".to_owned(),
             ..Service::default()
-        },
+        }),
         side: Side::Server,
         method: Method::ToolsCall,
         target: Some(Target {

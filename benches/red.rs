@@ -19,10 +19,10 @@ use prometheus_client::registry::Registry;
 
 fn operation(i: u64, tools: u64) -> Operation {
     Operation {
-        service: Service {
+        service: std::sync::Arc::new(Service {
             name: format!("server-{}", i % 5),
             ..Service::default()
-        },
+        }),
         side: if i.is_multiple_of(2) {
             Side::Server
         } else {

@@ -13,13 +13,13 @@ use std::time::Duration;
 use std::task::{Context, Poll};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
-use tonic_prost::ProstCodec;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
+use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
 use tonic::transport::server::TcpIncoming;
+use tonic_prost::ProstCodec;
 
 use crate::stats::Forwarding;
 use crate::LoadError;
@@ -102,12 +102,15 @@ where
         let counter = self.clone();
         Box::pin(async move {
             if request.uri().path() != EXPORT_PATH {
-                return Ok(tonic::Status::unimplemented("the sink serves TraceService/Export only")
-                    .into_http());
+                return Ok(tonic::Status::unimplemented(
+                    "the sink serves TraceService/Export only",
+                )
+                .into_http());
             }
-            let mut grpc = tonic::server::Grpc::new(
-                ProstCodec::<ExportTraceServiceResponse, SpanCount>::default(),
-            )
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<
+                ExportTraceServiceResponse,
+                SpanCount,
+            >::default())
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
             Ok(grpc.unary(counter, request).await)

@@ -629,10 +629,10 @@ mod tests {
 
     fn op(service: &str, tool: &str, session: Option<&str>, failed: bool) -> Operation {
         Operation {
-            service: Service {
+            service: std::sync::Arc::new(Service {
                 name: service.into(),
                 ..Service::default()
-            },
+            }),
             side: Side::Server,
             method: Method::ToolsCall,
             target: Some(Target {

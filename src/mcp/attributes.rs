@@ -1,6 +1,8 @@
 //! Attribute keys the dialects read, and a borrowed view of one span with its resource
 //! and scope, so dialects look values up without copying them.
 
+use std::sync::Arc;
+
 use crate::trimmed::{text, AnyValue, KeyValue, Span, Value, STATUS_CODE_ERROR};
 
 use super::operation::{Service, Transport};
@@ -44,7 +46,7 @@ pub const FLAG_IS_REMOTE: u32 = 0x200;
 #[derive(Debug, Clone, Default)]
 pub struct ResourceInfo {
     /// service.name / namespace / instance.id.
-    pub service: Service,
+    pub service: Arc<Service>,
     /// `process.pid@host.name`, when both are there: the process identity for a stdio
     /// server that has no `service.instance.id`.
     pub process: Option<String>,
@@ -61,11 +63,11 @@ impl ResourceInfo {
         });
         let host = string_attr(attributes, "host.name");
         ResourceInfo {
-            service: Service {
+            service: Arc::new(Service {
                 name: owned("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
                 namespace: owned("service.namespace"),
                 instance: owned("service.instance.id"),
-            },
+            }),
             process: pid.zip(host).map(|(pid, host)| format!("{pid}@{host}")),
         }
     }

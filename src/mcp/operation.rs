@@ -2,6 +2,7 @@
 //! whatever instrumentation emitted it.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest attribute value kept in an operation (tool names, session ids, error types).
 /// Longer values are cut at a character boundary and counted
@@ -282,7 +283,8 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operation {
     /// Who emitted it.
-    pub service: Service,
+    /// Shared by every operation of the same resource (one allocation per request).
+    pub service: Arc<Service>,
     /// Client or server.
     pub side: Side,
     /// The MCP method.

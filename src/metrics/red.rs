@@ -656,10 +656,10 @@ mod tests {
 
     fn op(session: &str, tool: &str) -> Operation {
         Operation {
-            service: Service {
+            service: std::sync::Arc::new(Service {
                 name: "svc".into(),
                 ..Service::default()
-            },
+            }),
             side: Side::Server,
             method: Method::ToolsCall,
             target: Some(Target {
