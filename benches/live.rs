@@ -37,9 +37,9 @@ fn operation(i: u64, session: String) -> Operation {
         method: Method::ToolsCall,
         target: Some(Target {
             kind: TargetKind::Tool,
-            name: format!("tool-{}", i % 20),
+            name: format!("tool-{}", i % 20).into(),
         }),
-        session: Some(session),
+        session: Some(session.into()),
         client: None,
         transport: Transport::StreamableHttp,
         protocol_version: Some("2025-11-25".into()),
@@ -94,7 +94,7 @@ fn bench_stream(c: &mut Criterion, name: &str, batches: &[Vec<Operation>], new_s
         if new_sessions {
             for op in &mut batch {
                 fresh.set(fresh.get() + 1);
-                op.session = Some(format!("session-{:010}", fresh.get()));
+                op.session = Some(format!("session-{:010}", fresh.get()).into());
             }
         }
         batch

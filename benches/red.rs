@@ -31,9 +31,9 @@ fn operation(i: u64, tools: u64) -> Operation {
         method: Method::ToolsCall,
         target: Some(Target {
             kind: TargetKind::Tool,
-            name: format!("tool-{}", i % tools),
+            name: format!("tool-{}", i % tools).into(),
         }),
-        session: Some(format!("session-{}", i % 300)),
+        session: Some(format!("session-{}", i % 300).into()),
         client: None,
         transport: Transport::StreamableHttp,
         protocol_version: Some("2025-11-25".into()),

@@ -648,7 +648,16 @@ impl Telemetry {
 
     /// The live view forgot something because a bound bit.
     pub fn live_evicted(&self, what: &'static str) {
-        self.live_evicted.get_or_create(&WhatLabels { what }).inc();
+        self.live_evicted_by(what, 1);
+    }
+
+    /// The live view forgot `n` things of one kind (nothing counted when `n` is 0).
+    pub fn live_evicted_by(&self, what: &'static str, n: u64) {
+        if n > 0 {
+            self.live_evicted
+                .get_or_create(&WhatLabels { what })
+                .inc_by(n);
+        }
     }
 
     /// Running totals, for the collector's status.

@@ -156,14 +156,14 @@ fn native_sdk_both_transports() {
             .operations
             .iter()
             .find(|o| {
-                o.side.as_str() == "client" && o.target.as_ref().is_some_and(|t| t.name == "add")
+                o.side.as_str() == "client" && o.target.as_ref().is_some_and(|t| &*t.name == "add")
             })
             .unwrap();
         let server_call = result
             .operations
             .iter()
             .find(|o| {
-                o.side.as_str() == "server" && o.target.as_ref().is_some_and(|t| t.name == "add")
+                o.side.as_str() == "server" && o.target.as_ref().is_some_and(|t| &*t.name == "add")
             })
             .unwrap();
         assert_eq!(

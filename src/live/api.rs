@@ -220,10 +220,10 @@ async fn operations(State(state): State<ApiState>, Query(q): Query<OperationsQue
         q.server.as_ref().is_none_or(|s| &op.service.name == s)
             && q.tool
                 .as_ref()
-                .is_none_or(|t| op.target.as_ref().is_some_and(|x| &x.name == t))
+                .is_none_or(|t| op.target.as_ref().is_some_and(|x| *x.name == **t))
             && q.session
                 .as_ref()
-                .is_none_or(|s| op.session.as_ref() == Some(s))
+                .is_none_or(|s| op.session.as_deref() == Some(s.as_str()))
             && outcome.is_none_or(|e| op.outcome.is_error() == e)
             && q.since.is_none_or(|since| live.received_ms >= since)
             && q.cursor.is_none_or(|cursor| live.seq < cursor)
@@ -254,7 +254,7 @@ async fn errors(State(state): State<ApiState>, Query(q): Query<ErrorsQuery>) -> 
             q.server.as_ref().is_none_or(|s| &op.service.name == s)
                 && q.tool
                     .as_ref()
-                    .is_none_or(|t| op.target.as_ref().is_some_and(|x| &x.name == t))
+                    .is_none_or(|t| op.target.as_ref().is_some_and(|x| *x.name == **t))
         })
         .iter()
         .take(limit)
@@ -313,11 +313,11 @@ fn operation_fields(op: &Operation) -> Value {
         "service_instance": op.service.instance,
         "side": op.side.as_str(),
         "method": op.method.as_str(),
-        "target": op.target.as_ref().map(|t| &t.name),
-        "session": op.session,
+        "target": op.target.as_ref().map(|t| &*t.name),
+        "session": op.session.as_deref(),
         "client": op.client.as_ref().map(|c| json!({"name": c.name, "version": c.version})),
         "transport": op.transport.as_str(),
-        "protocol_version": op.protocol_version,
+        "protocol_version": op.protocol_version.as_deref(),
         "outcome": if op.outcome.is_error() { "error" } else { "ok" },
         "error_type": op.outcome.error_type(),
         "error_message": op.error_message,

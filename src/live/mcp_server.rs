@@ -114,7 +114,7 @@ impl LiveMcp {
                     .store
                     .errors(|live| {
                         let op = &live.operation;
-                        op.target.as_ref().is_some_and(|t| t.name == tool)
+                        op.target.as_ref().is_some_and(|t| *t.name == *tool)
                             && server.is_none_or(|s| op.service.name == s)
                     })
                     .iter()

@@ -337,6 +337,8 @@ impl LiveStore {
         }
         let mut inner = self.lock();
         let inner = &mut *inner;
+        // Counted once per batch: a full ring evicts one operation per operation.
+        let (mut evicted_operations, mut evicted_errors) = (0u64, 0u64);
         for operation in operations {
             inner.next_seq += 1;
             let live = Arc::new(LiveOperation {
@@ -364,15 +366,18 @@ impl LiveStore {
                 inner.errors.push_back(live.clone());
                 if inner.errors.len() > self.config.max_errors {
                     inner.errors.pop_front();
-                    self.telemetry.live_evicted("errors");
+                    evicted_errors += 1;
                 }
             }
             inner.operations.push_back(live);
             if inner.operations.len() > self.config.max_operations {
                 inner.operations.pop_front();
-                self.telemetry.live_evicted("operations");
+                evicted_operations += 1;
             }
         }
+        self.telemetry
+            .live_evicted_by("operations", evicted_operations);
+        self.telemetry.live_evicted_by("errors", evicted_errors);
         // Age limits.
         let oldest = now_ms.saturating_sub(self.config.max_age.as_millis() as u64);
         for (what, ring) in [
@@ -412,7 +417,7 @@ impl LiveStore {
     fn record_tools(&self, inner: &mut Inner, op: &Operation, now_ms: u64) {
         let service = op.service.name.as_str();
         let tool = match (&op.method, &op.target) {
-            (Method::ToolsCall, Some(target)) => Some(target.name.as_str()),
+            (Method::ToolsCall, Some(target)) => Some(&*target.name),
             _ => None,
         };
         let mut missing = [None, None];

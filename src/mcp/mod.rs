@@ -22,7 +22,7 @@ use crate::trimmed::TraceRequest;
 use attributes::{ResourceInfo, SpanView, ERROR_TYPE, RPC_RESPONSE_STATUS_CODE};
 use dialects::{fastmcp::InternalListFilter, Reading, DIALECTS};
 pub use operation::Operation;
-use operation::{bounded, DialectId, Outcome, Side, Target, Transport, OTHER_ERROR};
+use operation::{bounded, bounded_str, DialectId, Outcome, Side, Target, Transport, OTHER_ERROR};
 
 use crate::metrics::red::RedMetrics;
 use crate::pipeline::PipelineReceiver;
@@ -86,6 +86,33 @@ pub struct Recogniser {
     internal_lists: InternalListFilter,
     /// Values cut to `MAX_VALUE_BYTES` since the last [`Recogniser::take_truncated`].
     truncated: u64,
+    shared: Interner,
+}
+
+/// Most distinct values the interner holds before it starts over.
+const MAX_INTERNED: usize = 4096;
+
+/// Values that repeat from span to span (tool names, sessions, protocol versions) are
+/// shared rather than allocated per operation: the live view keeps thousands of
+/// operations, and freeing their strings one by one cost more than recognising them.
+/// Bounded: when full it starts over (values already handed out stay valid).
+#[derive(Debug, Default)]
+struct Interner {
+    values: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
+}
+
+impl Interner {
+    fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(shared) = self.values.get(value) {
+            return shared.clone();
+        }
+        if self.values.len() >= MAX_INTERNED {
+            self.values.clear();
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.values.insert(shared.clone());
+        shared
+    }
 }
 
 impl Recogniser {
@@ -123,6 +150,13 @@ impl Recogniser {
         kept
     }
 
+    /// Bounded, and shared with earlier operations of the same value.
+    fn bounded_shared(&mut self, value: &str) -> Arc<str> {
+        let (kept, cut) = bounded_str(value);
+        self.truncated += u64::from(cut);
+        self.shared.get(kept)
+    }
+
     fn complete(
         &mut self,
         view: &SpanView,
@@ -150,7 +184,7 @@ impl Recogniser {
             _ => None,
         };
         let transport = view.transport();
-        let protocol_version = reading.protocol_version.map(|v| self.bounded(v));
+        let protocol_version = reading.protocol_version.map(|v| self.bounded_shared(v));
         let session = session(
             reading.session_id,
             protocol_version.as_deref(),
@@ -158,11 +192,11 @@ impl Recogniser {
             reading.side,
             view.resource,
         )
-        .map(|s| self.bounded(&s));
+        .map(|s| self.bounded_shared(s));
         let target = match (reading.method.target_kind(), reading.target) {
             (Some(kind), Some(name)) if !name.is_empty() => Some(Target {
                 kind,
-                name: self.bounded(&name),
+                name: self.bounded_shared(&name),
             }),
             _ => None,
         };
@@ -222,25 +256,25 @@ fn common_outcome(view: &SpanView) -> Outcome {
 /// - for a stdio server (one client per process, `network.transport` = `pipe`), the
 ///   process: `service.instance.id`, else `process.pid@host.name`;
 /// - otherwise none.
-pub fn session(
-    session_id: Option<&str>,
+pub fn session<'a>(
+    session_id: Option<&'a str>,
     protocol_version: Option<&str>,
     transport: Transport,
     side: Side,
-    resource: &ResourceInfo,
-) -> Option<String> {
+    resource: &'a ResourceInfo,
+) -> Option<&'a str> {
     let stateless = protocol_version.is_some_and(|v| v >= STATELESS_PROTOCOL);
     if let Some(id) = session_id.filter(|id| !id.is_empty()) {
         if !stateless {
-            return Some(id.to_owned());
+            return Some(id);
         }
     }
     if transport == Transport::Stdio && side == Side::Server {
         return resource
             .service
             .instance
-            .clone()
-            .or_else(|| resource.process.clone());
+            .as_deref()
+            .or(resource.process.as_deref());
     }
     None
 }

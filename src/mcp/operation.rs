@@ -171,8 +171,9 @@ pub enum TargetKind {
 pub struct Target {
     /// Tool, prompt or resource.
     pub kind: TargetKind,
-    /// Its name (or URI), at most [`MAX_VALUE_BYTES`].
-    pub name: String,
+    /// Its name (or URI), at most [`MAX_VALUE_BYTES`]; shared by operations on the same
+    /// target.
+    pub name: Arc<str>,
 }
 
 /// How client and server talk.
@@ -292,13 +293,13 @@ pub struct Operation {
     /// The tool, prompt or resource, when the method has one and the span names it.
     pub target: Option<Target>,
     /// The MCP session, when there is one (see `mcp::session`).
-    pub session: Option<String>,
+    pub session: Option<Arc<str>>,
     /// Client name and version, when the span carries them (initialize).
     pub client: Option<ClientInfo>,
     /// How client and server talk.
     pub transport: Transport,
     /// `mcp.protocol.version`, when known.
-    pub protocol_version: Option<String>,
+    pub protocol_version: Option<Arc<str>>,
     /// Success or the error type.
     pub outcome: Outcome,
     /// The status message of a failed span (bounded), for the live view.
@@ -335,14 +336,20 @@ pub struct ClientInfo {
 /// Cuts `value` to at most [`MAX_VALUE_BYTES`] at a character boundary. Returns the
 /// bounded copy and whether it was cut.
 pub fn bounded(value: &str) -> (String, bool) {
+    let (kept, cut) = bounded_str(value);
+    (kept.to_owned(), cut)
+}
+
+/// [`bounded`] without the copy: the longest prefix within [`MAX_VALUE_BYTES`].
+pub fn bounded_str(value: &str) -> (&str, bool) {
     if value.len() <= MAX_VALUE_BYTES {
-        return (value.to_owned(), false);
+        return (value, false);
     }
     let mut end = MAX_VALUE_BYTES;
     while !value.is_char_boundary(end) {
         end -= 1;
     }
-    (value[..end].to_owned(), true)
+    (&value[..end], true)
 }
 
 #[cfg(test)]

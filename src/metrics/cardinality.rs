@@ -163,8 +163,8 @@ impl Limits {
                     limits
                         .targets
                         .seen
-                        .contains(&target.name)
-                        .then_some(target.name.as_str())
+                        .contains(&*target.name)
+                        .then_some(&*target.name)
                 };
                 self.targets_admitted += limits.targets.len() - before;
                 admitted.unwrap_or_else(|| {
