@@ -124,6 +124,41 @@ fn bench(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    group.finish();
+
+    // The load generator's requests (100 spans, ~500 bytes each, three dialects): the
+    // payload of scripts/bench.sh, full decode against trimmed decode.
+    let synthetic = mcpcol_load::payload::Synthetic::default().encoded(16);
+    let spans: u64 = 16 * 100;
+    let mut group = c.benchmark_group("decode mcpcol-load requests");
+    group.throughput(Throughput::Elements(spans));
+    group.bench_function("full prost decode (ceiling)", |b| {
+        b.iter(|| {
+            synthetic
+                .iter()
+                .map(|body| {
+                    ExportTraceServiceRequest::decode(body.clone())
+                        .map(|r| r.resource_spans.len())
+                        .unwrap_or(0)
+                })
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("trimmed decode (mcpcol)", |b| {
+        b.iter(|| {
+            synthetic
+                .iter()
+                .map(|body| {
+                    TraceRequest::decode_checked(body.clone())
+                        .map(|r| r.resource_spans.len())
+                        .unwrap_or(0)
+                })
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("recognise");
     for (name, captures) in sets {
         let inputs = load(captures);
         group.throughput(Throughput::Elements(inputs.len() as u64));
