@@ -300,6 +300,54 @@ async fn a_503_with_retry_after_is_retried_a_400_is_not() {
 }
 
 #[tokio::test]
+async fn a_slow_downstream_gets_several_batches_at_once_and_all_are_acknowledged() {
+    let downstream = sink::start().await;
+    // The first three answers take a second each; a worker sending one batch at a time
+    // would have only the first request at the sink by the time it is checked.
+    downstream.sink.script(&[
+        Answer::Hang(Duration::from_secs(1)),
+        Answer::Hang(Duration::from_secs(1)),
+        Answer::Hang(Duration::from_secs(1)),
+    ]);
+    let mcpcol = start(&exporter(
+        "jaeger",
+        &downstream.grpc_url(),
+        &[
+            "exporters.batch.max_spans=4",
+            "exporters.batch.timeout=1ms",
+            "exporters.batch.concurrency=3",
+        ],
+    ))
+    .await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        client.export(spans_from(i * 10, 4)).await.unwrap();
+    }
+    let mut attempts = 0;
+    for _ in 0..40 {
+        attempts = downstream.sink.attempts();
+        if attempts >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (attempts, downstream.sink.requests()),
+        (3, 0),
+        "three batches in flight while the first is still unanswered"
+    );
+    assert_eq!(downstream.sink.wait_for_spans(12, WAIT).await, 12);
+    let scrape = settled(&mcpcol, "jaeger").await;
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        12.0
+    );
+    assert_accounting(&scrape, "jaeger");
+}
+
+#[tokio::test]
 async fn a_hanging_downstream_times_out_and_is_retried() {
     let downstream = sink::start().await;
     downstream
