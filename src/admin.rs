@@ -7,8 +7,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -16,6 +17,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Tokens;
 use crate::live::store::LiveStore;
 use crate::metrics::exposition::{render, Format};
 use crate::telemetry::Telemetry;
@@ -51,18 +53,54 @@ pub fn router(
     readiness: Arc<Readiness>,
     live_store: Arc<LiveStore>,
     live: Router,
+    tokens: Tokens,
 ) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
+    let state = AdminState {
+        telemetry,
+        readiness,
+        live: live_store,
+    };
+    // `/health` and `/ready` stay open for probes, and `/` is the page itself (it holds
+    // no data; its requests to the API carry the token).
+    let open = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
+        .route("/", get(crate::live::page::page))
+        .with_state(state.clone());
+    let guarded = Router::new()
+        .route("/metrics", get(metrics))
         .route("/debug/operations", get(debug_operations))
-        .with_state(AdminState {
-            telemetry,
-            readiness,
-            live: live_store,
-        })
+        .with_state(state.clone())
         .merge(live)
+        .layer(middleware::from_fn_with_state(
+            (Arc::new(tokens), state.telemetry),
+            require_token,
+        ));
+    open.merge(guarded)
+}
+
+/// Refuses a request without an accepted bearer token: 401 + `WWW-Authenticate`.
+async fn require_token(
+    State((tokens, telemetry)): State<(Arc<Tokens>, Arc<Telemetry>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    match tokens.check(authorization) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => {
+            telemetry.admin_refused();
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                format!("{}\n", denied.message()),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Serves the admin routes on `listener` until `shutdown` fires.

@@ -32,6 +32,9 @@ pub enum AppError {
     /// An exporter could not start.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    /// The bearer tokens could not be read.
+    #[error(transparent)]
+    Auth(crate::config::ConfigError),
     /// A listener could not be bound.
     #[error("cannot listen on {address} ({key}): {source}; choose another address with --set {key}=HOST:PORT")]
     Bind {
@@ -92,6 +95,17 @@ fn local_addr(
     })
 }
 
+/// The tokens of one listener's `auth` section (validation has read them once already;
+/// this is the read that counts).
+fn tokens(auth: &crate::auth::AuthConfig, key: &str) -> Result<crate::auth::Tokens, AppError> {
+    let mut problems = Vec::new();
+    let tokens = auth.load(key, &mut problems);
+    match problems.pop() {
+        Some(problem) => Err(AppError::Auth(problem)),
+        None => Ok(tokens),
+    }
+}
+
 /// Binds every listener and starts every stage. Returns once mcpcol is ready.
 pub async fn start(config: Config) -> Result<Collector, AppError> {
     const GRPC_KEY: &str = "receivers.otlp.grpc.endpoint";
@@ -105,18 +119,23 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let http_addr = local_addr(&http_listener, HTTP_KEY, &otlp.http.endpoint)?;
     let admin_addr = local_addr(&admin_listener, ADMIN_KEY, &config.metrics.endpoint)?;
 
+    let receiver_tokens = tokens(&otlp.auth, "receivers.otlp.auth")?;
+    let admin_tokens = tokens(&config.metrics.auth, "metrics.auth")?;
     let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
     let (red, red_collector) = RedMetrics::new(&config.metrics);
     telemetry.register_collector(Box::new(red_collector));
     let telemetry = Arc::new(telemetry);
     let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
     let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
-    let receiver = Arc::new(Receiver::new(
-        handle,
-        exporters.queues(),
-        telemetry.clone(),
-        otlp.throttle_retry_after,
-    ));
+    let receiver = Arc::new(
+        Receiver::new(
+            handle,
+            exporters.queues(),
+            telemetry.clone(),
+            otlp.throttle_retry_after,
+        )
+        .with_tokens(receiver_tokens),
+    );
     let shutdown = CancellationToken::new();
     let admin_shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::default());
@@ -147,7 +166,6 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         store: live_store.clone(),
         ui: ui.clone(),
     })
-    .route("/", axum::routing::get(live::page::page))
     .nest_service(
         "/mcp",
         LiveMcp::new(
@@ -164,6 +182,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             readiness.clone(),
             live_store.clone(),
             live_routes,
+            admin_tokens,
         );
         let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
         tokio::spawn(async move {

@@ -14,6 +14,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cli;
+pub mod auth;
 pub mod config;
 pub mod receiver;
 pub mod trimmed;

@@ -49,16 +49,19 @@ pub enum RefusalReason {
     Throttled,
     /// HTTP `Content-Type` or `Content-Encoding` that OTLP does not define.
     UnsupportedMediaType,
+    /// No bearer token, or one that is not accepted (`receivers.otlp.auth`).
+    Unauthenticated,
 }
 
 impl RefusalReason {
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [RefusalReason; 5] = [
+    pub const ALL: [RefusalReason; 6] = [
         RefusalReason::Malformed,
         RefusalReason::Invalid,
         RefusalReason::TooLarge,
         RefusalReason::Throttled,
         RefusalReason::UnsupportedMediaType,
+        RefusalReason::Unauthenticated,
     ];
 
     /// The label value.
@@ -69,6 +72,7 @@ impl RefusalReason {
             RefusalReason::TooLarge => "too_large",
             RefusalReason::Throttled => "throttled",
             RefusalReason::UnsupportedMediaType => "unsupported_media_type",
+            RefusalReason::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -190,6 +194,7 @@ pub struct Telemetry {
     operations: Family<OperationLabels, Counter>,
     unrecognised: Family<ReasonLabels, Counter>,
     values_truncated: Counter,
+    admin_refused: Counter,
     series_overflow: Family<OverflowLabels, Counter>,
     series_used: Gauge,
     overflow_warned: Mutex<HashSet<&'static str>>,
@@ -281,6 +286,12 @@ impl Telemetry {
             "mcpcol_mcp_values_truncated",
             "Attribute values (tool names, session ids, ...) cut to 256 bytes",
             values_truncated.clone(),
+        );
+        let admin_refused = Counter::default();
+        registry.register(
+            "mcpcol_admin_unauthenticated_requests",
+            "Requests to the admin listener refused for a missing or wrong bearer token (metrics.auth)",
+            admin_refused.clone(),
         );
         let series_overflow = Family::<OverflowLabels, Counter>::default();
         registry.register(
@@ -418,6 +429,7 @@ impl Telemetry {
             operations,
             unrecognised,
             values_truncated,
+            admin_refused,
             series_overflow,
             series_used,
             overflow_warned: Mutex::new(HashSet::new()),
@@ -519,6 +531,11 @@ impl Telemetry {
         self.unrecognised
             .get_or_create(&ReasonLabels { reason })
             .inc_by(spans);
+    }
+
+    /// A request to the admin listener without an accepted bearer token.
+    pub fn admin_refused(&self) {
+        self.admin_refused.inc();
     }
 
     /// Values cut to the length bound.

@@ -50,6 +50,9 @@ pub struct MetricsConfig {
     /// (`traces_span_metrics_calls_total`, `traces_span_metrics_duration_milliseconds`),
     /// so Jaeger's Monitor tab works on the same Prometheus. Default: false.
     pub spanmetrics_compat: bool,
+    /// `metrics.auth`: bearer tokens for the admin listener's `/metrics`, `/api/v1`,
+    /// `/mcp` and `/debug` (`/`, `/health` and `/ready` stay open). Default: none.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// `metrics.sessions` section.
@@ -89,6 +92,7 @@ impl Default for MetricsConfig {
             buckets: CONVENTION_BUCKETS.to_vec(),
             sessions: SessionsConfig::default(),
             spanmetrics_compat: false,
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -96,6 +100,7 @@ impl Default for MetricsConfig {
 impl MetricsConfig {
     /// Checks the values; `key` is where this section sits in the file.
     pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
+        self.auth.load(&format!("{key}.auth"), problems);
         validate_endpoint(&format!("{key}.endpoint"), &self.endpoint, problems);
         let ranges: [(&str, usize, usize, usize); 5] = [
             ("max_series", self.max_series, 100, 10_000_000),

@@ -215,6 +215,12 @@ where
         let receiver = self.receiver.clone();
         let limit = self.max_message_bytes;
         Box::pin(async move {
+            let authorization = request.headers().get(http::header::AUTHORIZATION);
+            if let Err(message) =
+                receiver.authorize(Transport::Grpc, authorization.map(|v| v.as_bytes()))
+            {
+                return Ok(Status::unauthenticated(message).into_http());
+            }
             if request.uri().path() != S::PATH {
                 return Ok(Status::unimplemented(format!(
                     "{} has no such method; OTLP defines only Export",

@@ -259,6 +259,22 @@ async fn export<S: HttpSignal>(
 ) -> Response {
     let receiver = &state.receiver;
     let limit = state.max_body_bytes;
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    if let Err(message) = receiver.authorize(Transport::Http, authorization) {
+        let encoding = Encoding::from_content_type(headers.get(header::CONTENT_TYPE))
+            .unwrap_or(Encoding::Protobuf);
+        let mut response = status_response(
+            encoding,
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            message.to_owned(),
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    }
     let Some(encoding) = Encoding::from_content_type(headers.get(header::CONTENT_TYPE)) else {
         let message = format!(
             "Content-Type {:?} is not OTLP; use {PROTOBUF} or {JSON}",

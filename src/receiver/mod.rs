@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use bytes::Bytes;
 
+use crate::auth::Tokens;
 use crate::config::{validate_endpoint, ConfigError};
 use crate::export::config::OnFull;
 use crate::export::queue::{Entry, ExportQueue, Full};
@@ -50,6 +51,8 @@ pub struct OtlpReceiverConfig {
     /// Default: 1s. Range: 1s ..= 1h.
     #[serde(with = "humantime_serde")]
     pub throttle_retry_after: Duration,
+    /// `receivers.otlp.auth`: bearer tokens both receivers require. Default: none.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for OtlpReceiverConfig {
@@ -58,6 +61,7 @@ impl Default for OtlpReceiverConfig {
             grpc: GrpcConfig::default(),
             http: HttpConfig::default(),
             throttle_retry_after: Duration::from_secs(1),
+            auth: crate::auth::AuthConfig::default(),
         }
     }
 }
@@ -137,6 +141,7 @@ impl ReceiversConfig {
                 ));
             }
         }
+        otlp.auth.load(&format!("{key}.otlp.auth"), problems);
         let delay = otlp.throttle_retry_after;
         if delay < Duration::from_secs(1) || delay > Duration::from_secs(3600) {
             problems.push(ConfigError::invalid(
@@ -199,6 +204,7 @@ pub struct Receiver {
     exports: Vec<Arc<ExportQueue>>,
     telemetry: Arc<Telemetry>,
     retry_after: Duration,
+    tokens: Tokens,
 }
 
 impl Receiver {
@@ -214,7 +220,31 @@ impl Receiver {
             exports,
             telemetry,
             retry_after,
+            tokens: Tokens::default(),
         }
+    }
+
+    /// Requires one of `tokens` on every request (none: no authentication).
+    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    /// Checks a request's `authorization` header; a refusal is counted, and its message
+    /// (never the token) is what the client is told.
+    pub fn authorize(
+        &self,
+        transport: Transport,
+        authorization: Option<&[u8]>,
+    ) -> Result<(), &'static str> {
+        self.tokens.check(authorization).map_err(|denied| {
+            self.telemetry.request_refused(
+                transport,
+                RefusalReason::Unauthenticated,
+                denied.message(),
+            );
+            denied.message()
+        })
     }
 
     /// The shared self-telemetry.
