@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mcpcol::mcp::attributes::{ResourceInfo, SpanView};
 use mcpcol::mcp::Recogniser;
@@ -65,6 +66,15 @@ fn load(captures: &[&str]) -> Vec<Input> {
     out
 }
 
+/// Decodes every body with `decode`; the resource counts keep the work from being
+/// optimised away.
+fn decode_all(bodies: &[Bytes], decode: impl Fn(Bytes) -> Option<usize>) -> usize {
+    bodies
+        .iter()
+        .map(|body| decode(body.clone()).unwrap_or(0))
+        .sum()
+}
+
 fn bench(c: &mut Criterion) {
     let sets: [(&str, &[&str]); 6] = [
         (
@@ -90,73 +100,50 @@ fn bench(c: &mut Criterion) {
             ],
         ),
     ];
-    let mut group = c.benchmark_group("recognise");
-    // The ceiling: protobuf decode alone of the mixed set's requests, same spans.
+    // The ceiling (plain prost decode of the full messages) against what mcpcol decodes
+    // (the trimmed messages, strings as slices of the body), on the mixed captures and on
+    // the load generator's requests (100 spans of ~500 bytes: scripts/bench.sh's payload).
     let (_, mixed) = sets[5];
-    let bodies = request_bytes(mixed);
-    group.throughput(Throughput::Elements(load(mixed).len() as u64));
-    group.bench_function("decode only (ceiling, mixed)", |b| {
-        b.iter(|| {
-            bodies
-                .iter()
-                .map(|body| {
-                    ExportTraceServiceRequest::decode(&body[..])
-                        .map(|r| r.resource_spans.len())
-                        .unwrap_or(0)
-                })
-                .sum::<usize>()
-        })
-    });
-    // What mcpcol decodes instead: the trimmed messages, strings as slices of the body.
-    let shared: Vec<bytes::Bytes> = bodies
-        .iter()
-        .map(|b| bytes::Bytes::from(b.clone()))
-        .collect();
-    group.bench_function("decode trimmed (mcpcol, mixed)", |b| {
-        b.iter(|| {
-            shared
-                .iter()
-                .map(|body| {
-                    TraceRequest::decode_checked(body.clone())
-                        .map(|r| r.resource_spans.len())
-                        .unwrap_or(0)
-                })
-                .sum::<usize>()
-        })
-    });
-    group.finish();
-
-    // The load generator's requests (100 spans, ~500 bytes each, three dialects): the
-    // payload of scripts/bench.sh, full decode against trimmed decode.
+    let captures: Vec<Bytes> = request_bytes(mixed).into_iter().map(Bytes::from).collect();
     let synthetic = mcpcol_load::payload::Synthetic::default().encoded(16);
-    let spans: u64 = 16 * 100;
-    let mut group = c.benchmark_group("decode mcpcol-load requests");
-    group.throughput(Throughput::Elements(spans));
-    group.bench_function("full prost decode (ceiling)", |b| {
-        b.iter(|| {
-            synthetic
-                .iter()
-                .map(|body| {
-                    ExportTraceServiceRequest::decode(body.clone())
+    for (group_name, bodies, spans, full, trimmed) in [
+        (
+            "recognise",
+            &captures,
+            load(mixed).len() as u64,
+            "decode only (ceiling, mixed)",
+            "decode trimmed (mcpcol, mixed)",
+        ),
+        (
+            "decode mcpcol-load requests",
+            &synthetic,
+            16 * 100,
+            "full prost decode (ceiling)",
+            "trimmed decode (mcpcol)",
+        ),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(spans));
+        group.bench_function(full, |b| {
+            b.iter(|| {
+                decode_all(bodies, |body| {
+                    ExportTraceServiceRequest::decode(body)
+                        .ok()
                         .map(|r| r.resource_spans.len())
-                        .unwrap_or(0)
                 })
-                .sum::<usize>()
-        })
-    });
-    group.bench_function("trimmed decode (mcpcol)", |b| {
-        b.iter(|| {
-            synthetic
-                .iter()
-                .map(|body| {
-                    TraceRequest::decode_checked(body.clone())
+            })
+        });
+        group.bench_function(trimmed, |b| {
+            b.iter(|| {
+                decode_all(bodies, |body| {
+                    TraceRequest::decode_checked(body)
+                        .ok()
                         .map(|r| r.resource_spans.len())
-                        .unwrap_or(0)
                 })
-                .sum::<usize>()
-        })
-    });
-    group.finish();
+            })
+        });
+        group.finish();
+    }
 
     let mut group = c.benchmark_group("recognise");
     for (name, captures) in sets {

@@ -81,21 +81,37 @@ fn span_problem(trace_id: &[u8], span_id: &[u8], parent: &[u8]) -> Option<Proble
     }
 }
 
+/// Keeps the spans whose ids (`trace_id`, `span_id`, `parent_span_id`) are valid.
+fn retain_spans<S>(
+    spans: &mut Vec<S>,
+    ids: impl Fn(&S) -> [&[u8]; 3],
+    rejections: &mut Rejections,
+) {
+    spans.retain(|span| {
+        let [trace_id, span_id, parent] = ids(span);
+        match span_problem(trace_id, span_id, parent) {
+            Some(problem) => {
+                rejections.add(problem);
+                false
+            }
+            None => true,
+        }
+    });
+}
+
 /// Removes invalid spans from `request`; returns what was removed.
 pub fn retain_valid_spans(request: &mut ExportTraceServiceRequest) -> Rejections {
     let mut rejections = Rejections::default();
-    for resource in &mut request.resource_spans {
-        for scope in &mut resource.scope_spans {
-            scope.spans.retain(|span| {
-                match span_problem(&span.trace_id, &span.span_id, &span.parent_span_id) {
-                    Some(problem) => {
-                        rejections.add(problem);
-                        false
-                    }
-                    None => true,
-                }
-            });
-        }
+    for scope in request
+        .resource_spans
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+    {
+        retain_spans(
+            &mut scope.spans,
+            |s| [&s.trace_id, &s.span_id, &s.parent_span_id],
+            &mut rejections,
+        );
     }
     rejections
 }
@@ -104,18 +120,16 @@ pub fn retain_valid_spans(request: &mut ExportTraceServiceRequest) -> Rejections
 /// removed. Same rule as [`retain_valid_spans`].
 pub fn retain_valid_trimmed_spans(request: &mut TraceRequest) -> Rejections {
     let mut rejections = Rejections::default();
-    for resource in &mut request.resource_spans {
-        for scope in &mut resource.scope_spans {
-            scope.spans.retain(|span| {
-                match span_problem(&span.trace_id, &span.span_id, &span.parent_span_id) {
-                    Some(problem) => {
-                        rejections.add(problem);
-                        false
-                    }
-                    None => true,
-                }
-            });
-        }
+    for scope in request
+        .resource_spans
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_spans)
+    {
+        retain_spans(
+            &mut scope.spans,
+            |s| [&s.trace_id, &s.span_id, &s.parent_span_id],
+            &mut rejections,
+        );
     }
     rejections
 }
