@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 started=$(date +%s)
+# A CI build is used once: incremental caches only cost disk (and the disk has run out before).
+export CARGO_INCREMENTAL=0
 
 step "test peers: Debian packages"
 apt_packages=(prometheus chromium openssl)
