@@ -12,10 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
 use crate::live::store::LiveStore;
@@ -90,7 +87,7 @@ async fn require_token(
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
     match tokens.check(authorization) {
-        Ok(()) => next.run(request).await,
+        Ok(_tenant) => next.run(request).await,
         Err(denied) => {
             telemetry.admin_refused();
             (
@@ -101,20 +98,6 @@ async fn require_token(
                 .into_response()
         }
     }
-}
-
-/// Serves the admin routes on `listener` until `shutdown` fires.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
 }
 
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {

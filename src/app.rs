@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Readiness};
 use crate::config::Config;
 use crate::export::Exporters;
+use crate::listener::{self, Listener, Protocols, ServerTls};
 use crate::live::{self, mcp_server::LiveMcp, store::LiveStore};
 use crate::mcp;
 use crate::metrics::red::RedMetrics;
 use crate::pipeline;
-use crate::receiver::{grpc, http, limits, Receiver};
+use crate::receiver::{self, grpc, http, limits, Receiver};
 use crate::telemetry::Telemetry;
 
 /// Why mcpcol could not start.
@@ -32,7 +33,7 @@ pub enum AppError {
     /// An exporter could not start.
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
-    /// The bearer tokens could not be read.
+    /// The bearer tokens or the certificates could not be read.
     #[error(transparent)]
     Auth(crate::config::ConfigError),
     /// A listener could not be bound.
@@ -71,6 +72,89 @@ pub struct Collector {
     stage: JoinHandle<u64>,
     exporters: Exporters,
     admin: JoinHandle<()>,
+    reloadable: Reloadable,
+}
+
+/// What SIGHUP reloads: each listener's bearer tokens and TLS certificates.
+#[derive(Clone)]
+struct Reloadable {
+    tokens: Vec<(crate::auth::AuthConfig, &'static str, crate::auth::Tokens)>,
+    tls: Vec<Arc<ServerTls>>,
+}
+
+impl Reloadable {
+    /// Re-reads every token source and certificate. What fails to load stays as it was
+    /// (the rest is replaced); returns whether everything loaded.
+    fn reload(&self, telemetry: &Telemetry) -> bool {
+        let mut failed = Vec::new();
+        for (config, key, tokens) in &self.tokens {
+            if !config.is_enabled() {
+                continue;
+            }
+            let mut problems = Vec::new();
+            let fresh = config.load(key, &mut problems);
+            if problems.is_empty() {
+                tokens.replace(&fresh);
+            } else {
+                // Problems name files, variables and lines, never a token.
+                failed.extend(problems.iter().map(ToString::to_string));
+            }
+        }
+        for tls in &self.tls {
+            if let Err(problem) = tls.reload() {
+                failed.push(problem.to_string());
+            }
+        }
+        let ok = failed.is_empty();
+        telemetry.reloaded(ok);
+        if ok {
+            tracing::info!(
+                certificates = self.tls.len(),
+                "reloaded the bearer tokens and TLS certificates"
+            );
+        } else {
+            tracing::error!(
+                problems = ?failed,
+                "reload failed; what could not be loaded stays as it was"
+            );
+        }
+        ok
+    }
+}
+
+/// Reloads tokens and certificates on every SIGHUP until shutdown.
+fn reload_on_sighup(
+    reloadable: Reloadable,
+    telemetry: Arc<Telemetry>,
+    shutdown: CancellationToken,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGHUP: tokens and certificates will not reload");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    got = hangups.recv() => {
+                        if got.is_none() {
+                            break;
+                        }
+                        tracing::info!("SIGHUP: reloading the bearer tokens and TLS certificates");
+                        reloadable.reload(&telemetry);
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (reloadable, telemetry, shutdown);
 }
 
 async fn bind(key: &'static str, address: &str) -> Result<TcpListener, AppError> {
@@ -106,6 +190,15 @@ fn tokens(auth: &crate::auth::AuthConfig, key: &str) -> Result<crate::auth::Toke
     }
 }
 
+/// A listener's TLS, loaded (validation has read it once already).
+fn tls(
+    config: &crate::listener::TlsServerConfig,
+    key: &str,
+    protocols: Protocols,
+) -> Result<Option<Arc<ServerTls>>, AppError> {
+    ServerTls::load(config, key, protocols).map_err(AppError::Auth)
+}
+
 /// Binds every listener and starts every stage. Returns once mcpcol is ready.
 pub async fn start(config: Config) -> Result<Collector, AppError> {
     const GRPC_KEY: &str = "receivers.otlp.grpc.endpoint";
@@ -121,12 +214,49 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
 
     let receiver_tokens = tokens(&otlp.auth, "receivers.otlp.auth")?;
     let admin_tokens = tokens(&config.metrics.auth, "metrics.auth")?;
+    let grpc_tls = tls(
+        &otlp.grpc.tls,
+        "receivers.otlp.grpc.tls",
+        Protocols::Http2Only,
+    )?;
+    let http_tls = tls(
+        &otlp.http.tls,
+        "receivers.otlp.http.tls",
+        Protocols::Http1And2,
+    )?;
+    let admin_tls = tls(&config.metrics.tls, "metrics.tls", Protocols::Http1And2)?;
+    let reloadable = Reloadable {
+        tokens: vec![
+            (
+                otlp.auth.clone(),
+                "receivers.otlp.auth",
+                receiver_tokens.clone(),
+            ),
+            (
+                config.metrics.auth.clone(),
+                "metrics.auth",
+                admin_tokens.clone(),
+            ),
+        ],
+        tls: [&grpc_tls, &http_tls, &admin_tls]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
     let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
     let (red, red_collector) = RedMetrics::new(&config.metrics);
     telemetry.register_collector(Box::new(red_collector));
     let telemetry = Arc::new(telemetry);
     let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
     let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
+    let shutdown = CancellationToken::new();
+    let memory_gate = receiver::memory_limit::start(
+        config.service.memory_limit_mib,
+        config.service.spike_limit_mib(),
+        telemetry.clone(),
+        shutdown.clone(),
+    );
     let receiver = Arc::new(
         Receiver::new(
             handle,
@@ -134,27 +264,44 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             telemetry.clone(),
             otlp.throttle_retry_after,
         )
-        .with_tokens(receiver_tokens),
+        .with_tokens(receiver_tokens)
+        .with_memory_gate(memory_gate),
     );
-    let shutdown = CancellationToken::new();
     let admin_shutdown = CancellationToken::new();
     let readiness = Arc::new(Readiness::default());
 
     let grpc_task = {
-        let (receiver, shutdown) = (receiver.clone(), shutdown.clone());
+        let listener = Listener {
+            name: "otlp_grpc",
+            tcp: grpc_listener,
+            tls: grpc_tls.clone(),
+            limits: otlp.grpc.connections.clone(),
+            protocols: Protocols::Http2Only,
+        };
+        let (receiver, shutdown, telemetry) =
+            (receiver.clone(), shutdown.clone(), telemetry.clone());
         let limit = limits::mib(otlp.grpc.max_recv_msg_size_mib);
         tokio::spawn(async move {
-            if let Err(err) = grpc::serve(grpc_listener, receiver, limit, shutdown.clone()).await {
+            if let Err(err) =
+                grpc::serve(listener, receiver, limit, telemetry, shutdown.clone()).await
+            {
                 tracing::error!(%err, "the OTLP/gRPC receiver stopped; shutting down");
                 shutdown.cancel();
             }
         })
     };
     let http_task = {
+        let listener = Listener {
+            name: "otlp_http",
+            tcp: http_listener,
+            tls: http_tls.clone(),
+            limits: otlp.http.connections.clone(),
+            protocols: Protocols::Http1And2,
+        };
         let router = http::router(receiver, limits::mib(otlp.http.max_request_body_size_mib));
-        let shutdown = shutdown.clone();
+        let (shutdown, telemetry) = (shutdown.clone(), telemetry.clone());
         tokio::spawn(async move {
-            if let Err(err) = http::serve(http_listener, router, shutdown.clone()).await {
+            if let Err(err) = listener::serve(listener, router, telemetry, shutdown.clone()).await {
                 tracing::error!(%err, "the OTLP/HTTP receiver stopped; shutting down");
                 shutdown.cancel();
             }
@@ -184,9 +331,17 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             live_routes,
             admin_tokens,
         );
-        let (admin_shutdown, shutdown) = (admin_shutdown.clone(), shutdown.clone());
+        let listener = Listener {
+            name: "admin",
+            tcp: admin_listener,
+            tls: admin_tls.clone(),
+            limits: config.metrics.connections.clone(),
+            protocols: Protocols::Http1And2,
+        };
+        let (admin_shutdown, shutdown, telemetry) =
+            (admin_shutdown.clone(), shutdown.clone(), telemetry.clone());
         tokio::spawn(async move {
-            if let Err(err) = admin::serve(admin_listener, router, admin_shutdown).await {
+            if let Err(err) = listener::serve(listener, router, telemetry, admin_shutdown).await {
                 tracing::error!(%err, "the admin listener stopped; shutting down");
                 shutdown.cancel();
             }
@@ -201,14 +356,18 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         config.service.analysis,
     ));
 
+    reload_on_sighup(reloadable.clone(), telemetry.clone(), shutdown.clone());
+    let scheme = |tls: &Option<Arc<ServerTls>>| if tls.is_some() { "https" } else { "http" };
+    let (http_scheme, admin_scheme) = (scheme(&http_tls), scheme(&admin_tls));
     readiness.set(true);
     tracing::info!(
         otlp_grpc = %grpc_addr,
         otlp_http = %http_addr,
         metrics = %admin_addr,
         version = env!("CARGO_PKG_VERSION"),
-        "mcpcol is ready: OTLP/gRPC on {grpc_addr}, OTLP/HTTP on http://{http_addr}, \
-         /metrics /health /ready on http://{admin_addr}"
+        "mcpcol is ready: OTLP/gRPC on {grpc_addr}{}, OTLP/HTTP on {http_scheme}://{http_addr}, \
+         /metrics /health /ready on {admin_scheme}://{admin_addr}",
+        if grpc_tls.is_some() { " (TLS)" } else { "" }
     );
     Ok(Collector {
         grpc_addr,
@@ -223,10 +382,17 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         stage,
         exporters,
         admin: admin_task,
+        reloadable,
     })
 }
 
 impl Collector {
+    /// Reloads the bearer tokens and TLS certificates, as SIGHUP does; returns whether
+    /// everything loaded (what did not stays as it was).
+    pub fn reload(&self) -> bool {
+        self.reloadable.reload(&self.telemetry)
+    }
+
     /// Where OTLP/gRPC listens.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr

@@ -2,12 +2,16 @@
 //! (`receivers.otlp.auth`) and one for the admin listener (`metrics.auth`).
 //!
 //! Tokens come from an environment variable (several separated by commas or whitespace)
-//! and/or a file (one per line; blank lines and `#` comments skipped), read at start. A
-//! request passes with `authorization: Bearer <token>` for any of them, compared in
-//! constant time. Tokens are never logged: errors name the variable or file, never a
-//! value.
+//! and/or a file (one per line; blank lines and `#` comments skipped), read at start and
+//! again on SIGHUP (a reload that fails keeps the tokens in use). A request passes with
+//! `authorization: Bearer <token>` for any of them, compared in constant time. Tokens
+//! are never logged: errors name the variable or file, never a value.
+//!
+//! A line of the file may name a tenant after the token (`<token> <tenant>`): requests
+//! with that token belong to the tenant (see [`Tenant`]).
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 
@@ -23,16 +27,30 @@ pub struct AuthConfig {
     pub bearer_token_file: Option<PathBuf>,
 }
 
-/// The tokens a listener accepts; empty = no authentication.
+/// A tenant: who a request's token belongs to, when the token file names one.
+pub type Tenant = Option<Arc<str>>;
+
+/// Longest tenant name.
+const MAX_TENANT_BYTES: usize = 64;
+
+/// One accepted token.
+#[derive(Clone)]
+struct Accepted {
+    token: Vec<u8>,
+    tenant: Tenant,
+}
+
+/// The tokens a listener accepts; empty = no authentication. Clones share one set, so
+/// a reload ([`Tokens::replace`]) reaches every holder.
 #[derive(Clone, Default)]
 pub struct Tokens {
-    accepted: Vec<Vec<u8>>,
+    current: Arc<RwLock<Arc<Vec<Accepted>>>>,
 }
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the values.
-        write!(f, "Tokens({} accepted)", self.accepted.len())
+        write!(f, "Tokens({} accepted)", self.snapshot().len())
     }
 }
 
@@ -65,10 +83,13 @@ impl AuthConfig {
 
     /// Reads the tokens; each problem names `key` and the variable or file.
     pub fn load(&self, key: &str, problems: &mut Vec<ConfigError>) -> Tokens {
-        let mut accepted = Vec::new();
+        let mut accepted: Vec<Accepted> = Vec::new();
         if let Some(name) = &self.bearer_token_env {
             match std::env::var(name) {
-                Ok(value) => accepted.extend(split(&value)),
+                Ok(value) => accepted.extend(split(&value).map(|token| Accepted {
+                    token,
+                    tenant: None,
+                })),
                 Err(_) => problems.push(ConfigError::invalid(
                     format!("{key}.bearer_token_env"),
                     name,
@@ -79,12 +100,30 @@ impl AuthConfig {
         }
         if let Some(path) = &self.bearer_token_file {
             match std::fs::read_to_string(path) {
-                Ok(text) => accepted.extend(
-                    text.lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                        .map(|l| l.as_bytes().to_vec()),
-                ),
+                Ok(text) => {
+                    for (number, line) in text.lines().enumerate() {
+                        let line = line.trim();
+                        if line.is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        let mut words = line.split_whitespace();
+                        let token = words.next().unwrap_or_default().as_bytes().to_vec();
+                        let tenant = words.next();
+                        if words.next().is_some() || tenant.is_some_and(|t| !valid_tenant(t)) {
+                            problems.push(ConfigError::invalid(
+                                format!("{key}.bearer_token_file"),
+                                format!("{} line {}", path.display(), number + 1),
+                                "write `<token>` or `<token> <tenant>` per line; a tenant is 1 \
+                                 to 64 of A-Z a-z 0-9 . _ -",
+                            ));
+                            continue;
+                        }
+                        accepted.push(Accepted {
+                            token,
+                            tenant: tenant.map(Arc::from),
+                        });
+                    }
+                }
                 Err(err) => problems.push(ConfigError::invalid(
                     format!("{key}.bearer_token_file"),
                     path.display(),
@@ -101,8 +140,18 @@ impl AuthConfig {
                 "the configured variable or file holds no token; add one or remove the auth section",
             ));
         }
-        Tokens { accepted }
+        Tokens {
+            current: Arc::new(RwLock::new(Arc::new(accepted))),
+        }
     }
+}
+
+fn valid_tenant(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TENANT_BYTES
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn split(value: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
@@ -121,15 +170,36 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Tokens {
-    /// Whether requests need a token.
-    pub fn is_enabled(&self) -> bool {
-        !self.accepted.is_empty()
+    fn snapshot(&self) -> Arc<Vec<Accepted>> {
+        // ok: a poisoned lock still holds a valid Arc.
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    /// Checks an `authorization` header value.
-    pub fn check(&self, authorization: Option<&[u8]>) -> Result<(), Denied> {
-        if !self.is_enabled() {
-            return Ok(());
+    /// Whether requests need a token.
+    pub fn is_enabled(&self) -> bool {
+        !self.snapshot().is_empty()
+    }
+
+    /// Whether any token names a tenant.
+    pub fn has_tenants(&self) -> bool {
+        self.snapshot().iter().any(|a| a.tenant.is_some())
+    }
+
+    /// Puts `fresh`'s tokens in place of these, for every holder of a clone.
+    pub fn replace(&self, fresh: &Tokens) {
+        let tokens = fresh.snapshot();
+        // ok: a poisoned lock still holds a valid Arc; overwrite it.
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = tokens;
+    }
+
+    /// Checks an `authorization` header value; passes with the token's tenant.
+    pub fn check(&self, authorization: Option<&[u8]>) -> Result<Tenant, Denied> {
+        let accepted = self.snapshot();
+        if accepted.is_empty() {
+            return Ok(None);
         }
         let Some(value) = authorization else {
             return Err(Denied::Missing);
@@ -138,14 +208,16 @@ impl Tokens {
             Some(scheme) if scheme.eq_ignore_ascii_case(b"bearer ") => value[7..].trim_ascii(),
             _ => return Err(Denied::Missing),
         };
-        let mut ok = false;
-        for accepted in &self.accepted {
-            ok |= constant_time_eq(accepted, token);
+        // Every token is compared, so the time does not tell which one matched.
+        let mut found = None;
+        for candidate in accepted.iter() {
+            if constant_time_eq(&candidate.token, token) && found.is_none() {
+                found = Some(candidate);
+            }
         }
-        if ok {
-            Ok(())
-        } else {
-            Err(Denied::Wrong)
+        match found {
+            Some(candidate) => Ok(candidate.tenant.clone()),
+            None => Err(Denied::Wrong),
         }
     }
 }
@@ -155,37 +227,67 @@ mod tests {
     use super::*;
 
     fn tokens(list: &[&str]) -> Tokens {
+        let accepted = list
+            .iter()
+            .map(|t| Accepted {
+                token: t.as_bytes().to_vec(),
+                tenant: None,
+            })
+            .collect();
         Tokens {
-            accepted: list.iter().map(|t| t.as_bytes().to_vec()).collect(),
+            current: Arc::new(RwLock::new(Arc::new(accepted))),
         }
     }
 
     #[test]
     fn any_accepted_token_passes_and_nothing_else() {
         let t = tokens(&["alpha", "beta"]);
-        assert_eq!(t.check(Some(b"Bearer alpha")), Ok(()));
-        assert_eq!(t.check(Some(b"bearer beta")), Ok(()));
+        assert_eq!(t.check(Some(b"Bearer alpha")), Ok(None));
+        assert_eq!(t.check(Some(b"bearer beta")), Ok(None));
         assert_eq!(t.check(Some(b"Bearer gamma")), Err(Denied::Wrong));
         assert_eq!(t.check(Some(b"Bearer alph")), Err(Denied::Wrong));
         assert_eq!(t.check(Some(b"Basic alpha")), Err(Denied::Missing));
         assert_eq!(t.check(None), Err(Denied::Missing));
-        assert_eq!(Tokens::default().check(None), Ok(()));
+        assert_eq!(Tokens::default().check(None), Ok(None));
     }
 
     #[test]
     fn file_and_env_are_read_and_problems_named() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tokens");
-        std::fs::write(&file, "# team a\none\n\n  two  \n").unwrap();
+        std::fs::write(&file, "# team a\none\n\n  two  \nthree team-b\n").unwrap();
         let config = AuthConfig {
             bearer_token_env: None,
-            bearer_token_file: Some(file),
+            bearer_token_file: Some(file.clone()),
         };
         let mut problems = Vec::new();
         let t = config.load("receivers.otlp.auth", &mut problems);
         assert!(problems.is_empty());
-        assert_eq!(t.check(Some(b"Bearer two")), Ok(()));
-        assert_eq!(format!("{t:?}"), "Tokens(2 accepted)");
+        assert_eq!(t.check(Some(b"Bearer two")), Ok(None));
+        assert_eq!(
+            t.check(Some(b"Bearer three")),
+            Ok(Some(Arc::from("team-b")))
+        );
+        assert!(t.has_tenants());
+        assert_eq!(format!("{t:?}"), "Tokens(3 accepted)");
+
+        // A reload reaches every clone; a bad tenant is a problem naming the line.
+        let holder = t.clone();
+        std::fs::write(&file, "four\nfive bad/tenant\n").unwrap();
+        let mut problems = Vec::new();
+        let fresh = config.load("receivers.otlp.auth", &mut problems);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].to_string().contains("line 2"),
+            "{}",
+            problems[0]
+        );
+        std::fs::write(&file, "four\n").unwrap();
+        let fresh_ok = config.load("receivers.otlp.auth", &mut Vec::new());
+        drop(fresh);
+        t.replace(&fresh_ok);
+        assert_eq!(holder.check(Some(b"Bearer two")), Err(Denied::Wrong));
+        assert_eq!(holder.check(Some(b"Bearer four")), Ok(None));
 
         let missing = AuthConfig {
             bearer_token_env: Some("MCPCOL_TEST_TOKEN_THAT_IS_NOT_SET".into()),

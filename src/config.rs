@@ -49,6 +49,24 @@ pub struct ServiceConfig {
     /// `false` makes mcpcol a plain OTLP relay (receive, validate, forward): the
     /// baseline `scripts/bench.sh` measures analysis against. Default: true.
     pub analysis: bool,
+    /// Hard memory limit in MiB, like the OTel Collector's `memory_limiter`: while
+    /// resident memory is above `memory_limit_mib - memory_spike_limit_mib`, the
+    /// receivers throttle clients. Default: 0 (off). Range: 0, or 32 ..= 1048576.
+    pub memory_limit_mib: u64,
+    /// Headroom below the hard limit where throttling starts, MiB. Default: 0, meaning
+    /// 20 % of `memory_limit_mib`. Must be less than `memory_limit_mib`.
+    pub memory_spike_limit_mib: u64,
+}
+
+impl ServiceConfig {
+    /// The spike headroom in MiB, the default applied.
+    pub fn spike_limit_mib(&self) -> u64 {
+        if self.memory_spike_limit_mib == 0 {
+            self.memory_limit_mib / 5
+        } else {
+            self.memory_spike_limit_mib
+        }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -56,6 +74,8 @@ impl Default for ServiceConfig {
         ServiceConfig {
             shutdown_timeout: Duration::from_secs(10),
             analysis: true,
+            memory_limit_mib: 0,
+            memory_spike_limit_mib: 0,
         }
     }
 }
@@ -73,6 +93,20 @@ impl Config {
                 "service.shutdown_timeout",
                 humantime::format_duration(self.service.shutdown_timeout),
                 "use a duration up to 1h, such as 10s",
+            ));
+        }
+        let limit = self.service.memory_limit_mib;
+        if limit != 0 && !(32..=1_048_576).contains(&limit) {
+            problems.push(ConfigError::invalid(
+                "service.memory_limit_mib",
+                limit,
+                "use 0 (off) or a size in MiB from 32 to 1048576",
+            ));
+        } else if limit != 0 && self.service.spike_limit_mib() >= limit {
+            problems.push(ConfigError::invalid(
+                "service.memory_spike_limit_mib",
+                self.service.memory_spike_limit_mib,
+                "use less than service.memory_limit_mib (0 means 20 % of it)",
             ));
         }
     }
@@ -138,10 +172,23 @@ const MAX_PROBLEMS: usize = 50;
 /// Loads the configuration: defaults, then `file`, then `overrides` in order, then
 /// validation. Reports every bad key it finds, not just the first.
 pub fn load(file: Option<&Path>, overrides: &[Override]) -> Result<Config, ConfigError> {
-    let mut tree = match file {
-        Some(path) => read_tree(path)?,
-        None => Value::Object(Map::new()),
-    };
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            from_yaml(&text, path, overrides)
+        }
+        // No file reads as an empty one: the defaults.
+        None => from_yaml("", Path::new(""), overrides),
+    }
+}
+
+/// [`load`] for YAML already in memory; `origin` names it in errors. The same parsing,
+/// layering and validation (the config fuzz target's entry point: no file per input).
+pub fn from_yaml(text: &str, origin: &Path, overrides: &[Override]) -> Result<Config, ConfigError> {
+    let mut tree = parse_tree(text, origin)?;
     let mut problems = Vec::new();
     for o in overrides {
         if let Err(err) = set_path(&mut tree, &o.key, o.value.clone()) {
@@ -171,12 +218,8 @@ pub fn load(file: Option<&Path>, overrides: &[Override]) -> Result<Config, Confi
     }
 }
 
-fn read_tree(path: &Path) -> Result<Value, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let tree: Value = serde_saphyr::from_str(&text).map_err(|err| ConfigError::Syntax {
+fn parse_tree(text: &str, path: &Path) -> Result<Value, ConfigError> {
+    let tree: Value = serde_saphyr::from_str(text).map_err(|err| ConfigError::Syntax {
         path: path.to_owned(),
         message: err.to_string(),
     })?;

@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod auth;
+pub mod listener;
 pub mod config;
 pub mod receiver;
 pub mod trimmed;

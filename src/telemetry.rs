@@ -51,17 +51,21 @@ pub enum RefusalReason {
     UnsupportedMediaType,
     /// No bearer token, or one that is not accepted (`receivers.otlp.auth`).
     Unauthenticated,
+    /// Memory was over the soft limit (`service.memory_limit_mib`); the client was
+    /// told to retry later.
+    MemoryLimited,
 }
 
 impl RefusalReason {
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [RefusalReason; 6] = [
+    pub const ALL: [RefusalReason; 7] = [
         RefusalReason::Malformed,
         RefusalReason::Invalid,
         RefusalReason::TooLarge,
         RefusalReason::Throttled,
         RefusalReason::UnsupportedMediaType,
         RefusalReason::Unauthenticated,
+        RefusalReason::MemoryLimited,
     ];
 
     /// The label value.
@@ -73,6 +77,7 @@ impl RefusalReason {
             RefusalReason::Throttled => "throttled",
             RefusalReason::UnsupportedMediaType => "unsupported_media_type",
             RefusalReason::Unauthenticated => "unauthenticated",
+            RefusalReason::MemoryLimited => "memory_limit",
         }
     }
 }
@@ -139,6 +144,102 @@ fn send_histogram() -> Histogram {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WhatLabels {
     what: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerReasonLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+/// The self-metrics of mcpcol's defences: listener limits, the memory limit, decode
+/// caps and reloads. Each limit reached is counted here and logged once.
+#[derive(Debug)]
+struct Defences {
+    connections_open: Family<ListenerLabels, Gauge>,
+    connections_refused: Family<ListenerReasonLabels, Counter>,
+    request_timeouts: Family<ListenerLabels, Counter>,
+    decode_cut: Family<WhatLabels, Counter>,
+    memory_resident: Gauge,
+    memory_limited: Gauge,
+    reloads: Family<ResultLabels, Counter>,
+    warned: Mutex<HashSet<(&'static str, &'static str)>>,
+}
+
+impl Defences {
+    fn register(registry: &mut Registry) -> Self {
+        let defences = Defences {
+            connections_open: Family::default(),
+            connections_refused: Family::default(),
+            request_timeouts: Family::default(),
+            decode_cut: Family::default(),
+            memory_resident: Gauge::default(),
+            memory_limited: Gauge::default(),
+            reloads: Family::default(),
+            warned: Mutex::new(HashSet::new()),
+        };
+        registry.register(
+            "mcpcol_listener_open_connections",
+            "Connections open now, by listener",
+            defences.connections_open.clone(),
+        );
+        registry.register(
+            "mcpcol_listener_refused_connections",
+            "Connections closed before serving, by listener and reason \
+             (max_connections, tls_handshake, handshake_timeout)",
+            defences.connections_refused.clone(),
+        );
+        registry.register(
+            "mcpcol_listener_request_timeouts",
+            "Requests reset because they were not complete within request_timeout",
+            defences.request_timeouts.clone(),
+        );
+        registry.register(
+            "mcpcol_receiver_decode_cuts",
+            "Parts of received spans cut on decode by a cap, by what \
+             (attributes, value_bytes, depth)",
+            defences.decode_cut.clone(),
+        );
+        registry.register(
+            "mcpcol_memory_resident_bytes",
+            "Resident memory of the process as last measured by the memory limiter",
+            defences.memory_resident.clone(),
+        );
+        registry.register(
+            "mcpcol_memory_limited",
+            "1 while resident memory is over the soft limit and the receivers throttle",
+            defences.memory_limited.clone(),
+        );
+        registry.register(
+            "mcpcol_reloads",
+            "Reloads of tokens and certificates on SIGHUP, by result (ok, failed)",
+            defences.reloads.clone(),
+        );
+        for what in ["attributes", "value_bytes", "depth"] {
+            let _ = defences.decode_cut.get_or_create(&WhatLabels { what });
+        }
+        for result in ["ok", "failed"] {
+            let _ = defences.reloads.get_or_create(&ResultLabels { result });
+        }
+        defences
+    }
+
+    fn first(&self, a: &'static str, b: &'static str) -> bool {
+        self.warned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((a, b))
+    }
 }
 
 /// Running totals for the collector's status (the MCP tool `collector_status`).
@@ -210,6 +311,7 @@ pub struct Telemetry {
     exporter_send_seconds: HistogramFamily<ExporterLabels>,
     exporter_warned: Mutex<HashSet<String>>,
     live_evicted: Family<WhatLabels, Counter>,
+    defences: Defences,
     totals: Totals,
     /// Reasons already logged at WARN; short critical sections only, never across
     /// an `.await`.
@@ -416,6 +518,7 @@ impl Telemetry {
         for label in OVERFLOW_LABELS {
             let _ = series_overflow.get_or_create(&OverflowLabels { label });
         }
+        let defences = Defences::register(&mut registry);
         Telemetry {
             registry,
             accepted_spans,
@@ -445,6 +548,7 @@ impl Telemetry {
             exporter_send_seconds,
             exporter_warned: Mutex::new(HashSet::new()),
             live_evicted,
+            defences,
             totals: Totals::default(),
             warned: Mutex::new(HashSet::new()),
         }
@@ -675,6 +779,109 @@ impl Telemetry {
                 .get_or_create(&WhatLabels { what })
                 .inc_by(n);
         }
+    }
+
+    /// A listener exists: its families start at zero.
+    pub fn listener_registered(&self, listener: &'static str) {
+        let d = &self.defences;
+        let _ = d
+            .connections_open
+            .get_or_create(&ListenerLabels { listener });
+        let _ = d
+            .request_timeouts
+            .get_or_create(&ListenerLabels { listener });
+        for reason in ["max_connections", "tls_handshake", "handshake_timeout"] {
+            let _ = d
+                .connections_refused
+                .get_or_create(&ListenerReasonLabels { listener, reason });
+        }
+    }
+
+    /// A connection was accepted.
+    pub fn listener_connection_opened(&self, listener: &'static str) {
+        self.defences
+            .connections_open
+            .get_or_create(&ListenerLabels { listener })
+            .inc();
+    }
+
+    /// A connection closed.
+    pub fn listener_connection_closed(&self, listener: &'static str) {
+        self.defences
+            .connections_open
+            .get_or_create(&ListenerLabels { listener })
+            .dec();
+    }
+
+    /// A connection was closed before it was served; `limit` is the cap that bit (0 when
+    /// none did).
+    pub fn listener_connection_refused(
+        &self,
+        listener: &'static str,
+        reason: &'static str,
+        limit: usize,
+    ) {
+        let d = &self.defences;
+        d.connections_refused
+            .get_or_create(&ListenerReasonLabels { listener, reason })
+            .inc();
+        if d.first(listener, reason) {
+            tracing::warn!(
+                listener,
+                reason,
+                limit,
+                "closing a connection before serving it; further ones are only counted \
+                 (mcpcol_listener_refused_connections_total)"
+            );
+        }
+    }
+
+    /// A request was reset past its listener's `request_timeout`.
+    pub fn listener_request_timed_out(&self, listener: &'static str) {
+        let d = &self.defences;
+        d.request_timeouts
+            .get_or_create(&ListenerLabels { listener })
+            .inc();
+        if d.first(listener, "request_timeout") {
+            tracing::warn!(
+                listener,
+                "reset a request not complete within request_timeout (a slow client?); \
+                 further ones are only counted (mcpcol_listener_request_timeouts_total)"
+            );
+        }
+    }
+
+    /// Parts of spans cut on decode by a cap (`what`: attributes, value_bytes, depth).
+    pub fn decode_cut(&self, what: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let d = &self.defences;
+        d.decode_cut.get_or_create(&WhatLabels { what }).inc_by(n);
+        if d.first("decode_cut", what) {
+            tracing::warn!(
+                what,
+                "cut received spans to the decode caps (receivers.otlp.limits); further \
+                 cuts are only counted (mcpcol_receiver_decode_cuts_total)"
+            );
+        }
+    }
+
+    /// The memory limiter's latest measurement and whether it throttles.
+    pub fn memory_measured(&self, resident_bytes: u64, limited: bool) {
+        let d = &self.defences;
+        d.memory_resident
+            .set(i64::try_from(resident_bytes).unwrap_or(i64::MAX));
+        d.memory_limited.set(i64::from(limited));
+    }
+
+    /// A SIGHUP reload finished.
+    pub fn reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.defences
+            .reloads
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     /// Running totals, for the collector's status.

@@ -4,95 +4,23 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::certs::Certs;
 use common::sink::{self, Sink};
 use common::{spans, TestCollector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test]
 async fn tls_with_a_private_ca_and_headers() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=mcpcol test CA",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        d.join("san.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "1",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-    let cert = std::fs::read(d.join("server.pem")).unwrap();
-    let key = std::fs::read(d.join("server.key")).unwrap();
+    let certs = Certs::generate();
+    let cert = certs.read("server.pem");
+    let key = certs.read("server.key");
     let tls_sink = Sink::default();
     let (addr, _task) = sink::start_tls(tls_sink.clone(), &cert, &key).await;
     let zipkin = sink::start().await;
 
-    let ca = d.join("ca.pem");
+    let ca = certs.path("ca.pem");
     let mcpcol = TestCollector::start(&[
         &format!(
             "exporters.jaeger.endpoint=https://localhost:{}",

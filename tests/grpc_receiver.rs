@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use mcpcol::listener::{Listener, Protocols};
 use mcpcol::pipeline;
 use mcpcol::receiver::{grpc, Receiver};
 use mcpcol::telemetry::Telemetry;
@@ -250,7 +251,13 @@ async fn full_pipeline_throttles_with_retry_info() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let token = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(grpc::serve(listener, receiver, 4 << 20, token.clone()));
+    tokio::spawn(grpc::serve(
+        Listener::plain("otlp_grpc", listener, Protocols::Http2Only),
+        receiver,
+        4 << 20,
+        Arc::new(Telemetry::new(5)),
+        token.clone(),
+    ));
 
     let mut client = TraceServiceClient::connect(url).await.unwrap();
     client.export(spans(3)).await.unwrap();

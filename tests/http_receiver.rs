@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use mcpcol::listener::{Listener, Protocols};
 use mcpcol::pipeline;
 use mcpcol::receiver::{http as otlp_http, Receiver};
 use mcpcol::telemetry::Telemetry;
@@ -367,9 +368,10 @@ async fn full_pipeline_answers_503_with_retry_after() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
     let token = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(otlp_http::serve(
-        listener,
+    tokio::spawn(mcpcol::listener::serve(
+        Listener::plain("otlp_http", listener, Protocols::Http1And2),
         otlp_http::router(receiver, 4 << 20),
+        Arc::new(Telemetry::new(4)),
         token.clone(),
     ));
 

@@ -53,6 +53,10 @@ pub struct MetricsConfig {
     /// `metrics.auth`: bearer tokens for the admin listener's `/metrics`, `/api/v1`,
     /// `/mcp` and `/debug` (`/`, `/health` and `/ready` stay open). Default: none.
     pub auth: crate::auth::AuthConfig,
+    /// `metrics.tls`: TLS on the admin listener, optionally mutual. Default: off.
+    pub tls: crate::listener::TlsServerConfig,
+    /// `metrics.connections`: limits for slow and hostile clients.
+    pub connections: crate::listener::ConnectionLimits,
 }
 
 /// `metrics.sessions` section.
@@ -93,6 +97,8 @@ impl Default for MetricsConfig {
             sessions: SessionsConfig::default(),
             spanmetrics_compat: false,
             auth: crate::auth::AuthConfig::default(),
+            tls: crate::listener::TlsServerConfig::default(),
+            connections: crate::listener::ConnectionLimits::default(),
         }
     }
 }
@@ -101,6 +107,9 @@ impl MetricsConfig {
     /// Checks the values; `key` is where this section sits in the file.
     pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
         self.auth.load(&format!("{key}.auth"), problems);
+        crate::listener::validate_tls(&self.tls, &format!("{key}.tls"), problems);
+        self.connections
+            .validate(&format!("{key}.connections"), problems);
         validate_endpoint(&format!("{key}.endpoint"), &self.endpoint, problems);
         let ranges: [(&str, usize, usize, usize); 5] = [
             ("max_series", self.max_series, 100, 10_000_000),

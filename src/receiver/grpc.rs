@@ -28,15 +28,15 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::{Grpc, NamedService, UnaryService};
-use tonic::transport::server::TcpIncoming;
+use tonic::service::Routes;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{Receiver, Refusal};
+use crate::listener::Listener;
 use crate::telemetry::{RefusalReason, Transport};
 use crate::trimmed::TraceRequest;
 
@@ -371,25 +371,22 @@ impl<R: Message> Encoder for ProstEncoder<R> {
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` fires, then finishes in-flight calls.
-/// Every accepted connection gets `TCP_NODELAY`: without it small responses wait for
-/// delayed ACKs (~40 ms per export).
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     receiver: Arc<Receiver>,
     max_message_bytes: usize,
+    telemetry: Arc<crate::telemetry::Telemetry>,
     shutdown: CancellationToken,
-) -> Result<(), tonic::transport::Error> {
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .add_service(OtlpGrpcService::<Traces>::new(
-            receiver.clone(),
-            max_message_bytes,
-        ))
-        .add_service(OtlpGrpcService::<Logs>::new(
-            receiver.clone(),
-            max_message_bytes,
-        ))
-        .add_service(OtlpGrpcService::<Metrics>::new(receiver, max_message_bytes))
-        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-        .await
+) -> std::io::Result<()> {
+    let routes = Routes::new(OtlpGrpcService::<Traces>::new(
+        receiver.clone(),
+        max_message_bytes,
+    ))
+    .add_service(OtlpGrpcService::<Logs>::new(
+        receiver.clone(),
+        max_message_bytes,
+    ))
+    .add_service(OtlpGrpcService::<Metrics>::new(receiver, max_message_bytes))
+    .prepare();
+    crate::listener::serve(listener, routes, telemetry, shutdown).await
 }

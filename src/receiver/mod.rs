@@ -11,6 +11,7 @@
 pub mod grpc;
 pub mod http;
 pub mod limits;
+pub mod memory_limit;
 pub mod otlp_json;
 pub mod validate;
 
@@ -27,6 +28,7 @@ use crate::auth::Tokens;
 use crate::config::{validate_endpoint, ConfigError};
 use crate::export::config::OnFull;
 use crate::export::queue::{Entry, ExportQueue, Full};
+use crate::listener::{validate_tls, ConnectionLimits, TlsServerConfig};
 use crate::pipeline::{PipelineHandle, PushError};
 use crate::telemetry::{RefusalReason, Telemetry, Transport};
 use crate::trimmed::TraceRequest;
@@ -76,6 +78,10 @@ pub struct GrpcConfig {
     /// servers' usual default). Range: 1 ..= 1024. Larger messages get
     /// `RESOURCE_EXHAUSTED`.
     pub max_recv_msg_size_mib: u64,
+    /// `receivers.otlp.grpc.tls`: TLS, optionally mutual. Default: off.
+    pub tls: TlsServerConfig,
+    /// `receivers.otlp.grpc.connections`: limits for slow and hostile clients.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for GrpcConfig {
@@ -83,6 +89,8 @@ impl Default for GrpcConfig {
         GrpcConfig {
             endpoint: "127.0.0.1:4317".to_owned(),
             max_recv_msg_size_mib: 4,
+            tls: TlsServerConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -96,6 +104,10 @@ pub struct HttpConfig {
     /// Largest request body, before and after decompression, in MiB. Default: 4.
     /// Range: 1 ..= 1024. Larger bodies get HTTP 413.
     pub max_request_body_size_mib: u64,
+    /// `receivers.otlp.http.tls`: TLS, optionally mutual. Default: off.
+    pub tls: TlsServerConfig,
+    /// `receivers.otlp.http.connections`: limits for slow and hostile clients.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for HttpConfig {
@@ -103,6 +115,8 @@ impl Default for HttpConfig {
         HttpConfig {
             endpoint: "127.0.0.1:4318".to_owned(),
             max_request_body_size_mib: 4,
+            tls: TlsServerConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -142,6 +156,14 @@ impl ReceiversConfig {
             }
         }
         otlp.auth.load(&format!("{key}.otlp.auth"), problems);
+        validate_tls(&otlp.grpc.tls, &format!("{key}.otlp.grpc.tls"), problems);
+        validate_tls(&otlp.http.tls, &format!("{key}.otlp.http.tls"), problems);
+        otlp.grpc
+            .connections
+            .validate(&format!("{key}.otlp.grpc.connections"), problems);
+        otlp.http
+            .connections
+            .validate(&format!("{key}.otlp.http.connections"), problems);
         let delay = otlp.throttle_retry_after;
         if delay < Duration::from_secs(1) || delay > Duration::from_secs(3600) {
             problems.push(ConfigError::invalid(
@@ -205,6 +227,7 @@ pub struct Receiver {
     telemetry: Arc<Telemetry>,
     retry_after: Duration,
     tokens: Tokens,
+    memory: Option<Arc<memory_limit::MemoryGate>>,
 }
 
 impl Receiver {
@@ -221,7 +244,14 @@ impl Receiver {
             telemetry,
             retry_after,
             tokens: Tokens::default(),
+            memory: None,
         }
+    }
+
+    /// Throttles clients while `gate` says memory is over the soft limit.
+    pub fn with_memory_gate(mut self, gate: Arc<memory_limit::MemoryGate>) -> Self {
+        self.memory = Some(gate);
+        self
     }
 
     /// Requires one of `tokens` on every request (none: no authentication).
@@ -236,7 +266,7 @@ impl Receiver {
         &self,
         transport: Transport,
         authorization: Option<&[u8]>,
-    ) -> Result<(), &'static str> {
+    ) -> Result<crate::auth::Tenant, &'static str> {
         self.tokens.check(authorization).map_err(|denied| {
             self.telemetry.request_refused(
                 transport,
@@ -262,6 +292,15 @@ impl Receiver {
         mut request: TraceRequest,
         raw: Bytes,
     ) -> Result<Accepted, Refusal> {
+        if let Some(message) = self.memory.as_ref().and_then(|gate| gate.check()) {
+            let spans = request.span_count() as u64;
+            self.telemetry
+                .spans_refused(transport, RefusalReason::MemoryLimited, spans, &message);
+            return Err(Refusal::Throttled {
+                message,
+                retry_after: self.retry_after,
+            });
+        }
         let rejections = validate::retain_valid_trimmed_spans(&mut request);
         let spans = request.span_count();
         let refuse = |err: PushError| {

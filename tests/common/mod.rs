@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod captures;
+pub mod certs;
 pub mod operations;
 pub mod peers;
 pub mod schema;

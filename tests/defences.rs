@@ -1,0 +1,450 @@
+//! The listeners' defences, against real clients: TLS and mutual TLS on every listener
+//! (tonic and reqwest over rustls, certificates from `openssl`), a reload of tokens and
+//! certificates on SIGHUP (the real binary), the connection cap, slowloris and dribbled
+//! bodies (raw TCP), HTTP/2 rapid reset (the h2 client), and the memory limiter.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::certs::Certs;
+use common::{process, spans, Scrape, TestCollector};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+fn https_client(certs: &Certs, identity: bool) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&certs.read("ca.pem")).unwrap();
+    let mut builder = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10));
+    if identity {
+        let mut pem = certs.read("client.pem");
+        pem.extend(certs.read("client.key"));
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+async fn scrape_https(client: &reqwest::Client, admin: SocketAddr) -> Scrape {
+    let url = format!("https://localhost:{}/metrics", admin.port());
+    Scrape::parse(client.get(url).send().await.unwrap().text().await.unwrap())
+}
+
+fn tls_sets(certs: &Certs, listener: &str) -> [String; 2] {
+    [
+        format!(
+            "{listener}.tls.cert_file={}",
+            certs.path("server.pem").display()
+        ),
+        format!(
+            "{listener}.tls.key_file={}",
+            certs.path("server.key").display()
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_listener_serves_tls_and_refuses_plaintext() {
+    let certs = Certs::generate();
+    let mut sets: Vec<String> = Vec::new();
+    for listener in ["receivers.otlp.grpc", "receivers.otlp.http", "metrics"] {
+        sets.extend(tls_sets(&certs, listener));
+    }
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mcpcol = TestCollector::start(&sets).await;
+
+    // gRPC over TLS, trusting only the test CA.
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(certs.read("ca.pem")))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://localhost:{}", mcpcol.grpc.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TraceServiceClient::new(channel)
+        .export(spans(3))
+        .await
+        .unwrap();
+
+    // OTLP/HTTP over TLS.
+    let client = https_client(&certs, false);
+    let response = client
+        .post(format!(
+            "https://localhost:{}/v1/traces",
+            mcpcol.http.port()
+        ))
+        .header("content-type", PROTOBUF)
+        .body(spans(2).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The admin listener over TLS: the five spans arrived.
+    let scrape = scrape_https(&client, mcpcol.admin).await;
+    assert_eq!(
+        scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}")
+            + scrape.value("mcpcol_receiver_accepted_spans_total{transport=\"http\"}"),
+        5.0
+    );
+
+    // Plain HTTP to a TLS port gets no HTTP answer, and the failed handshake is counted.
+    let plain = reqwest::get(format!("http://{}/metrics", mcpcol.admin)).await;
+    assert!(plain.is_err(), "plaintext must not be served: {plain:?}");
+    let scrape = scrape_https(&client, mcpcol.admin).await;
+    assert_eq!(
+        scrape.value(
+            "mcpcol_listener_refused_connections_total{listener=\"admin\",reason=\"tls_handshake\"}"
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_client_ca_requires_client_certificates() {
+    let certs = Certs::generate();
+    let mut sets: Vec<String> = tls_sets(&certs, "receivers.otlp.http").into();
+    sets.push(format!(
+        "receivers.otlp.http.tls.client_ca_file={}",
+        certs.path("ca.pem").display()
+    ));
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mcpcol = TestCollector::start(&sets).await;
+    let url = format!("https://localhost:{}/v1/traces", mcpcol.http.port());
+
+    let anonymous = https_client(&certs, false)
+        .post(&url)
+        .header("content-type", PROTOBUF)
+        .body(spans(1).encode_to_vec())
+        .send()
+        .await;
+    assert!(anonymous.is_err(), "no client certificate: {anonymous:?}");
+
+    let response = https_client(&certs, true)
+        .post(&url)
+        .header("content-type", PROTOBUF)
+        .body(spans(1).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mcpcol
+            .scrape()
+            .await
+            .value("mcpcol_receiver_accepted_spans_total{transport=\"http\"}"),
+        1.0
+    );
+}
+
+async fn post_with_token(http: SocketAddr, token: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .post(format!("http://{http}/v1/traces"))
+        .header("content-type", PROTOBUF)
+        .header("authorization", format!("Bearer {token}"))
+        .body(spans(1).encode_to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+fn hangup(mcpcol: &process::McpcolProcess) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &mcpcol.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn wait_for_reloads(admin: SocketAddr, result: &str, count: f64) {
+    let series = format!("mcpcol_reloads_total{{result=\"{result}\"}}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::scrape(admin).await.value(&series) < count {
+        assert!(Instant::now() < deadline, "no reload counted as {result}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_tokens_and_certificates() {
+    let certs = Certs::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "first-token\n").unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::copy(certs.path("server.pem"), &cert).unwrap();
+    std::fs::copy(certs.path("server.key"), &key).unwrap();
+    let mcpcol = process::start(
+        &[
+            "--set",
+            &format!("receivers.otlp.auth.bearer_token_file={}", tokens.display()),
+            "--set",
+            &format!("receivers.otlp.grpc.tls.cert_file={}", cert.display()),
+            "--set",
+            &format!("receivers.otlp.grpc.tls.key_file={}", key.display()),
+        ],
+        &[],
+    );
+    assert_eq!(post_with_token(mcpcol.http, "first-token").await, 200);
+
+    // A new token file: the new token passes, the old one no longer does.
+    std::fs::write(&tokens, "second-token\n").unwrap();
+    hangup(&mcpcol);
+    wait_for_reloads(mcpcol.admin, "ok", 1.0).await;
+    assert_eq!(post_with_token(mcpcol.http, "second-token").await, 200);
+    assert_eq!(post_with_token(mcpcol.http, "first-token").await, 401);
+
+    // A broken certificate: the reload fails, mcpcol keeps serving with what it had.
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    std::fs::write(&tokens, "third-token\n").unwrap();
+    hangup(&mcpcol);
+    wait_for_reloads(mcpcol.admin, "failed", 1.0).await;
+    assert_eq!(
+        post_with_token(mcpcol.http, "third-token").await,
+        200,
+        "the tokens that loaded are in use"
+    );
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(certs.read("ca.pem")))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://localhost:{}", mcpcol.grpc.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(spans(1));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer third-token".parse().unwrap());
+    TraceServiceClient::new(channel)
+        .export(request)
+        .await
+        .expect("the old certificate still serves");
+
+    let (exit, lines) = mcpcol.signal_and_wait("TERM");
+    assert!(exit.success());
+    let all = lines.join("\n");
+    assert!(all.contains("reload failed"), "{all}");
+    for secret in ["first-token", "second-token", "third-token"] {
+        assert!(!all.contains(secret), "a token was logged: {all}");
+    }
+}
+
+/// Opens a TCP connection and sends the start of a request head, never the end.
+async fn slow_client(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` within `within`.
+async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) => return true,
+            Ok(Ok(_)) => continue, // an error answer before the close
+            Ok(Err(err)) => return err.kind() == std::io::ErrorKind::ConnectionReset,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slowloris_cannot_hold_the_listener() {
+    let mcpcol = TestCollector::start(&[
+        "receivers.otlp.http.connections.max_connections=20",
+        "receivers.otlp.http.connections.header_read_timeout=1s",
+    ])
+    .await;
+    let http = mcpcol.http;
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        slow.push(slow_client(http).await);
+    }
+    // Let the listener accept all twenty before the extra one.
+    let open = "mcpcol_listener_open_connections{listener=\"otlp_http\"}";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while mcpcol.scrape().await.value(open) < 20.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow clients were not accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Every slot is taken: one more connection is closed at once, and counted.
+    let mut extra = TcpStream::connect(http).await.unwrap();
+    assert!(closed_by_server(&mut extra, Duration::from_millis(500)).await);
+    let refused = "mcpcol_listener_refused_connections_total{listener=\"otlp_http\",reason=\"max_connections\"}";
+    assert_eq!(mcpcol.scrape().await.value(refused), 1.0);
+
+    // The header timeout frees the slots: every slow client is dropped...
+    for stream in &mut slow {
+        assert!(closed_by_server(stream, Duration::from_secs(3)).await);
+    }
+    // ...and a real client gets through.
+    let response = reqwest::Client::new()
+        .post(mcpcol.http_url("/v1/traces"))
+        .header("content-type", PROTOBUF)
+        .body(spans(2).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_dribbled_body_is_reset_at_the_request_timeout() {
+    let mcpcol =
+        TestCollector::start(&["receivers.otlp.http.connections.request_timeout=1s"]).await;
+    let mut stream = TcpStream::connect(mcpcol.http).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+              content-length: 100000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(closed_by_server(&mut stream, Duration::from_secs(5)).await);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert_eq!(
+        mcpcol
+            .scrape()
+            .await
+            .value("mcpcol_listener_request_timeouts_total{listener=\"otlp_http\"}"),
+        1.0
+    );
+}
+
+fn export_request(grpc: SocketAddr) -> http::request::Builder {
+    http::Request::post(format!(
+        "http://{grpc}/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    ))
+    .header("content-type", "application/grpc")
+}
+
+#[tokio::test]
+async fn http2_floods_do_not_hold_the_listener() {
+    let mcpcol = TestCollector::start(&[]).await;
+
+    // Rapid reset: 10 000 streams opened and cancelled at once.
+    let tcp = TcpStream::connect(mcpcol.grpc).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut sent = 0;
+    for _ in 0..10_000 {
+        client = match client.ready().await {
+            Ok(ready) => ready,
+            Err(_) => break, // the server ended the connection
+        };
+        let request = export_request(mcpcol.grpc).body(()).unwrap();
+        let Ok((_response, mut stream)) = client.send_request(request, false) else {
+            break;
+        };
+        stream.send_reset(h2::Reason::CANCEL);
+        sent += 1;
+    }
+    assert!(sent > 0);
+
+    // A header list over 16 KiB (what a CONTINUATION flood builds) is refused, not buffered.
+    let tcp = TcpStream::connect(mcpcol.grpc).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let request = export_request(mcpcol.grpc)
+        .header("x-flood", "a".repeat(64 * 1024))
+        .body(())
+        .unwrap();
+    let answer = async {
+        let (response, _stream) = client.ready().await?.send_request(request, true)?;
+        response.await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), answer).await {
+        Ok(Ok(response)) => assert_ne!(response.status(), 200, "a 64 KiB header list was served"),
+        Ok(Err(_)) => {} // reset or GOAWAY
+        Err(_) => panic!("no answer to an oversized header list"),
+    }
+
+    // The listener still serves everyone else at once.
+    let started = Instant::now();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(spans(1)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        mcpcol
+            .scrape()
+            .await
+            .value("mcpcol_receiver_accepted_spans_total{transport=\"grpc\"}"),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn over_the_memory_limit_the_receivers_throttle() {
+    // A 1 MiB soft limit: this process is always over it.
+    let limited = TestCollector::start(&[
+        "service.memory_limit_mib=32",
+        "service.memory_spike_limit_mib=31",
+    ])
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while limited.scrape().await.value("mcpcol_memory_limited") < 1.0 {
+        assert!(Instant::now() < deadline, "the limiter never measured");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut client = TraceServiceClient::connect(limited.grpc_url())
+        .await
+        .unwrap();
+    let status = client.export(spans(3)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    let response = reqwest::Client::new()
+        .post(limited.http_url("/v1/traces"))
+        .header("content-type", PROTOBUF)
+        .body(spans(2).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let scrape = limited.scrape().await;
+    assert_eq!(
+        scrape.value(
+            "mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"memory_limit\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        scrape.value(
+            "mcpcol_receiver_refused_spans_total{transport=\"http\",reason=\"memory_limit\"}"
+        ),
+        2.0
+    );
+    assert!(scrape.value("mcpcol_memory_resident_bytes") > 1_048_576.0);
+
+    // A limit far above use lets everything in.
+    let roomy = TestCollector::start(&["service.memory_limit_mib=65536"]).await;
+    let mut client = TraceServiceClient::connect(roomy.grpc_url()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.export(spans(3)).await.unwrap();
+    assert_eq!(roomy.scrape().await.value("mcpcol_memory_limited"), 0.0);
+}
