@@ -4,6 +4,8 @@
 
 pub mod captures;
 pub mod certs;
+pub mod downstream;
+pub mod load;
 pub mod operations;
 pub mod peers;
 pub mod schema;

@@ -1,0 +1,465 @@
+//! The failure suite: the real binary under load while something goes wrong, each test
+//! ending with the books balanced from `/metrics` and memory within a stated bound.
+//!
+//! The accounting, per exporter (one here, `jaeger`), once nothing is in flight:
+//!
+//! ```text
+//! accepted                  = enqueued + dropped                    (receiver → queue)
+//! recovered + enqueued      = sent + failed + queued                (queue → downstream)
+//! accepted                  = processed + pipeline queued           (receiver → analysis)
+//! refused spans (retryable) = throttled answers × spans per request (what clients saw)
+//! ```
+//!
+//! `recovered` (spans found in a persistent queue at start) has no metric: it is read
+//! from the "resuming the persistent queue" log line.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::downstream::{Downstream, Mode};
+use common::load::{Flood, Load, LoadConfig, Outcome, Traffic};
+use common::process::{self, McpcolProcess};
+use common::Scrape;
+use mcpcol_load::Synthetic;
+
+const EXPORTER: &str = "jaeger";
+const WAIT: Duration = Duration::from_secs(60);
+
+// === the books ===
+
+/// The counters of the accounting, from one scrape (all are whole numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Books {
+    accepted: u64,
+    /// Refused spans, every reason, both transports.
+    refused: u64,
+    processed: u64,
+    pipeline_queued: u64,
+    enqueued: u64,
+    sent: u64,
+    failed: u64,
+    dropped: u64,
+    queued: u64,
+}
+
+/// The sum of every series whose name and labels start with `prefix`.
+fn sum(scrape: &Scrape, prefix: &str) -> u64 {
+    scrape
+        .series
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| *v as u64)
+        .sum()
+}
+
+impl Books {
+    fn read(scrape: &Scrape) -> Books {
+        let exporter = |metric: &str| sum(scrape, &format!("{metric}{{exporter=\"{EXPORTER}\"}}"));
+        let by_reason = |metric: &str| sum(scrape, &format!("{metric}{{exporter=\"{EXPORTER}\","));
+        Books {
+            accepted: sum(scrape, "mcpcol_receiver_accepted_spans_total{"),
+            refused: sum(scrape, "mcpcol_receiver_refused_spans_total{"),
+            processed: sum(scrape, "mcpcol_pipeline_processed_spans_total"),
+            pipeline_queued: sum(scrape, "mcpcol_pipeline_queue_size"),
+            enqueued: exporter("mcpcol_exporter_enqueued_spans_total"),
+            sent: exporter("mcpcol_exporter_sent_spans_total"),
+            failed: by_reason("mcpcol_exporter_send_failed_spans_total"),
+            dropped: by_reason("mcpcol_exporter_dropped_spans_total"),
+            queued: exporter("mcpcol_exporter_queue_size"),
+        }
+    }
+
+    /// Checks every equation; `recovered` spans were in the persistent queue at start.
+    fn assert_balanced(&self, recovered: u64, with_exporter: bool) {
+        assert_eq!(
+            self.accepted,
+            self.processed + self.pipeline_queued,
+            "accepted = processed + pipeline queued: {self:?}"
+        );
+        if with_exporter {
+            assert_eq!(
+                self.accepted,
+                self.enqueued + self.dropped,
+                "accepted = enqueued + dropped: {self:?}"
+            );
+            assert_eq!(
+                recovered + self.enqueued,
+                self.sent + self.failed + self.queued,
+                "recovered {recovered} + enqueued = sent + failed + queued: {self:?}"
+            );
+        }
+    }
+}
+
+/// Scrapes until nothing is queued anywhere (pipeline and exporter), at most `within`.
+async fn settled(admin: std::net::SocketAddr, within: Duration) -> Books {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let books = Books::read(&common::scrape(admin).await);
+        if books.queued == 0 && books.pipeline_queued == 0 {
+            return books;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still queued after {within:?}: {books:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Checks what the clients were told against the books: every answer OK or throttled
+/// (with a retry hint), each throttled request counted as refused spans.
+fn assert_clients_match(outcome: &Outcome, books: &Books) {
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(outcome.rejected_spans, 0);
+    assert_eq!(
+        books.accepted,
+        outcome.acked_spans(),
+        "accepted = acknowledged to the clients"
+    );
+    assert_eq!(
+        books.refused,
+        outcome.throttled * outcome.spans_per_request,
+        "refused spans = throttled answers × spans per request"
+    );
+}
+
+// === memory ===
+
+/// (VmRSS, VmHWM) of process `pid`, MiB: now and the peak so far.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+            .unwrap()
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+// === setup ===
+
+/// MCP traffic (servers and clients of two services, 20 tools, 50 sessions), `spans`
+/// spans per request, every span id distinct.
+fn traffic(spans: u64) -> Traffic {
+    Traffic::Numbered(Synthetic {
+        spans_per_request: spans,
+        services: 2,
+        ..Synthetic::default()
+    })
+}
+
+fn exporter_args(downstream: &Downstream, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        format!("exporters.{EXPORTER}.endpoint={}", downstream.url()),
+        "exporters.batch.timeout=20ms".to_owned(),
+        "exporters.retry.initial_interval=100ms".to_owned(),
+        "exporters.retry.max_interval=500ms".to_owned(),
+        "exporters.retry.max_elapsed=5m".to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn start(sets: &[String]) -> McpcolProcess {
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s.as_str()]).collect();
+    process::start(&args, &[])
+}
+
+// === 1. downstream outage and return ===
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Queue {
+    /// In memory, clients throttled when full.
+    Memory,
+    /// In memory, spans dropped (and counted) when full.
+    MemoryDropping,
+    /// On disk, clients throttled when full.
+    Disk,
+}
+
+/// 30 000 spans from 4 streams while the downstream answers UNAVAILABLE until the
+/// 10 000-span queue is full, then OK.
+async fn outage_and_return(queue: Queue) {
+    let started = Instant::now();
+    let downstream = Downstream::start(Mode::Unavailable).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = vec!["exporters.queue.max_spans=10000".to_owned()];
+    match queue {
+        Queue::Memory => {}
+        Queue::MemoryDropping => extra.push("exporters.queue.on_full=drop".to_owned()),
+        Queue::Disk => extra.push(format!(
+            "exporters.queue.directory={}",
+            dir.path().display()
+        )),
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mcpcol = start(&exporter_args(&downstream, &extra));
+    let pid = mcpcol.child.id();
+    let load = Load::start(
+        &format!("http://{}", mcpcol.grpc),
+        LoadConfig {
+            streams: 4,
+            requests: 300,
+            traffic: traffic(100),
+            retry_every: Duration::from_millis(50),
+        },
+    )
+    .await;
+    // The outage lasts until the queue is full and that shows: clients throttled, or
+    // (on_full: drop) spans dropped.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let books = Books::read(&common::scrape(mcpcol.admin).await);
+        if books.dropped >= 2000 || load.progress().throttled() >= 10 {
+            assert!(books.queued <= 10_000, "the queue stays within its bound");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{books:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    downstream.set_mode(Mode::Ok);
+    let outcome = load.finish().await;
+    let books = settled(mcpcol.admin, WAIT).await;
+    let received = downstream.wait_for_distinct(books.sent, WAIT).await;
+    let (_, peak) = rss_mib(pid);
+
+    assert_eq!(outcome.acked_spans(), 30_000, "every request ends accepted");
+    assert_clients_match(&outcome, &books);
+    books.assert_balanced(0, true);
+    assert_eq!(books.failed, 0, "nothing given up on: {books:?}");
+    assert!(received.refused_requests > 0, "the outage was seen");
+    assert_eq!(received.duplicates(), 0, "nothing sent twice");
+    assert_eq!(received.distinct, books.sent, "sent = arrived");
+    assert!(
+        downstream.unknown(outcome.was_sent()).is_empty(),
+        "only spans the clients sent arrive"
+    );
+    match queue {
+        Queue::Memory | Queue::Disk => {
+            assert_eq!(books.dropped, 0);
+            assert!(outcome.throttled > 0, "a full queue throttles the clients");
+            assert!(downstream.missing(&outcome.acked_ids()).is_empty());
+        }
+        Queue::MemoryDropping => {
+            assert!(books.dropped >= 2000, "{books:?}");
+            assert_eq!(outcome.throttled, 0, "drop mode never throttles");
+        }
+    }
+    assert!(peak < 150.0, "peak RSS {peak:.1} MiB");
+    println!(
+        "outage {queue:?}: accepted {} sent {} dropped {} failed {} throttled answers {} \
+         duplicates {} downstream refusals {} peak RSS {peak:.1} MiB in {:.1}s",
+        books.accepted,
+        books.sent,
+        books.dropped,
+        books.failed,
+        outcome.throttled,
+        received.duplicates(),
+        received.refused_requests,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_and_return_memory_queue_throttles_then_forwards_everything() {
+    outage_and_return(Queue::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_and_return_memory_queue_dropping_counts_every_drop() {
+    outage_and_return(Queue::MemoryDropping).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_and_return_persistent_queue_throttles_then_forwards_everything() {
+    outage_and_return(Queue::Disk).await;
+}
+
+// === 6. floods of distinct tool names and sessions ===
+
+/// MCP SDK server `tools/call` spans, 1 000 per request, one service, none an error;
+/// span `k` of the flood calls tool `k` (`tools`) and/or is in session `k` (`sessions`),
+/// else one of 20 tools and 50 sessions.
+fn flood(tools: bool, sessions: bool) -> Traffic {
+    let shape = Synthetic {
+        spans_per_request: 1000,
+        services: 1,
+        error_share: 0.0,
+        tools_call_share: 1.0,
+        fastmcp_share: 0.0,
+        client_share: 0.0,
+        ..Synthetic::default()
+    };
+    Traffic::Flood(Flood::new(&shape, tools, sessions))
+}
+
+/// One sample of the collector during a flood.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    processed: u64,
+    series: u64,
+    rss_mib: f64,
+}
+
+/// Scrapes `/metrics` and reads RSS every 200 ms until `stop` is cancelled.
+fn sample(
+    admin: std::net::SocketAddr,
+    pid: u32,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<Vec<Sample>> {
+    tokio::spawn(async move {
+        let mut samples = Vec::new();
+        while !stop.is_cancelled() {
+            let scrape = common::scrape(admin).await;
+            samples.push(Sample {
+                processed: sum(&scrape, "mcpcol_pipeline_processed_spans_total"),
+                series: sum(&scrape, "mcpcol_metrics_series"),
+                rss_mib: rss_mib(pid).0,
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+        samples
+    })
+}
+
+const FLOOD_SPANS: u64 = 1_000_000;
+const MAX_TARGETS: u64 = 1000;
+const MAX_ACTIVE_SESSIONS: u64 = 20_000;
+const LIVE_SESSIONS: u64 = 1000;
+const LIVE_TOOLS: u64 = 1000;
+const LIVE_OPERATIONS: u64 = 10_000;
+/// Peak RSS allowed under the flood (debug build; the release build peaks at ~62 MiB,
+/// BENCHMARKS.md "Memory under a cardinality flood").
+const FLOOD_RSS_MIB: f64 = 160.0;
+
+/// A million spans, each with a tool name and a session id no other span has: every
+/// cap bites (tool names per service, tracked sessions, the live view's sessions, tools
+/// and operations), each overflow is counted exactly, the series stop growing once the
+/// caps are reached, and memory stays within its bound.
+///
+/// One flood for both: a million spans take ~40 s in a debug build on two cores, and
+/// each cap is independent of the other's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_distinct_tool_names_and_sessions() {
+    let started = Instant::now();
+    let mcpcol = start(&[
+        "exporters.queue.max_spans=20000".to_owned(),
+        format!("metrics.max_targets_per_service={MAX_TARGETS}"),
+        format!("metrics.sessions.max_active={MAX_ACTIVE_SESSIONS}"),
+        format!("live.max_sessions={LIVE_SESSIONS}"),
+        format!("live.max_tools={LIVE_TOOLS}"),
+        format!("live.max_operations={LIVE_OPERATIONS}"),
+    ]);
+    let pid = mcpcol.child.id();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sampler = sample(mcpcol.admin, pid, stop.clone());
+    let load = Load::start(
+        &format!("http://{}", mcpcol.grpc),
+        LoadConfig {
+            streams: 2,
+            requests: FLOOD_SPANS / 1000,
+            traffic: flood(true, true),
+            retry_every: Duration::from_millis(20),
+        },
+    )
+    .await;
+    let outcome = load.finish().await;
+    let books = settled(mcpcol.admin, WAIT).await;
+    stop.cancel();
+    let samples = sampler.await.unwrap();
+    let scrape = common::scrape(mcpcol.admin).await;
+    let (_, peak) = rss_mib(pid);
+
+    assert_eq!(outcome.acked_spans(), FLOOD_SPANS);
+    assert_clients_match(&outcome, &books);
+    books.assert_balanced(0, false);
+    assert_eq!(
+        sum(&scrape, "mcpcol_mcp_operations_total{"),
+        FLOOD_SPANS,
+        "every span is an operation"
+    );
+    let overflow = |label: &str| {
+        sum(
+            &scrape,
+            &format!("mcpcol_series_overflow_total{{label=\"{label}\"}}"),
+        )
+    };
+    assert_eq!(overflow("gen_ai_tool_name"), FLOOD_SPANS - MAX_TARGETS);
+    assert_eq!(
+        overflow("mcp_session_id"),
+        FLOOD_SPANS - MAX_ACTIVE_SESSIONS
+    );
+    let service = Synthetic::service_name(0);
+    assert_eq!(
+        sum(
+            &scrape,
+            &format!("mcp_sessions_active{{service_name=\"{service}\"}}")
+        ),
+        MAX_ACTIVE_SESSIONS
+    );
+    // Series: flat once the caps bit, never past max_series.
+    let series = sum(&scrape, "mcpcol_metrics_series");
+    let max_series = 50_000;
+    let late: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.processed >= 2 * MAX_ACTIVE_SESSIONS)
+        .collect();
+    assert!(late.len() >= 3, "sampled during the flood: {samples:?}");
+    assert!(
+        late.iter().all(|s| s.series == series) && series <= max_series,
+        "series flat at {series} once the caps bite: {late:?}"
+    );
+    // The live view: each bound reached and counted.
+    let evicted = |what: &str| {
+        sum(
+            &scrape,
+            &format!("mcpcol_live_evicted_total{{what=\"{what}\"}}"),
+        )
+    };
+    assert_eq!(evicted("operations"), FLOOD_SPANS - LIVE_OPERATIONS);
+    assert_eq!(evicted("sessions"), FLOOD_SPANS - LIVE_SESSIONS);
+    // The tool summaries hold the server-wide one and LIVE_TOOLS - 1 tools.
+    assert_eq!(evicted("tools"), FLOOD_SPANS - (LIVE_TOOLS - 1));
+    let api = |path: &str| {
+        let url = format!("http://{}{path}", mcpcol.admin);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let sessions = api("/api/v1/sessions").await;
+    assert_eq!(
+        sessions["sessions"].as_array().unwrap().len() as u64,
+        LIVE_SESSIONS
+    );
+    let tools = api("/api/v1/tools?window=1h&limit=1000").await;
+    assert_eq!(
+        tools["tools"].as_array().unwrap().len() as u64,
+        LIVE_TOOLS - 1
+    );
+    assert!(peak < FLOOD_RSS_MIB, "peak RSS {peak:.1} MiB");
+    let rss: Vec<String> = samples
+        .iter()
+        .step_by((samples.len() / 8).max(1))
+        .map(|s| format!("{}k:{:.0}", s.processed / 1000, s.rss_mib))
+        .collect();
+    println!(
+        "flood: {FLOOD_SPANS} spans, throttled answers {}, series {series}, \
+         peak RSS {peak:.1} MiB, RSS by spans processed [{}], {:.1}s",
+        outcome.throttled,
+        rss.join(" "),
+        started.elapsed().as_secs_f64()
+    );
+}
