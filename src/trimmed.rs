@@ -1,7 +1,8 @@
 //! The trimmed OTLP trace request the hot path decodes (`proto/trace_view.proto`).
 //!
 //! Same field numbers as OTLP's `ExportTraceServiceRequest`, fewer fields: prost skips
-//! what is not declared (events, links, trace state, array and kvlist values), and the
+//! what is not declared (events, links, trace state, bytes values; arrays and kvlists
+//! stay undecoded bytes for the decode caps to look into), and the
 //! strings are `Bytes` slices of the received buffer, so decoding a span allocates only
 //! its attribute list. UTF-8 is checked once, in [`TraceRequest::decode_checked`], for
 //! every string field decoded; the accessors then read the slices as `&str`.
@@ -113,20 +114,20 @@ pub struct KeyValue {
     /// Key (a string in OTLP).
     #[prost(bytes = "bytes", tag = "1")]
     pub key: Bytes,
-    /// Value; `None` also for arrays, kvlists and bytes, which are skipped.
+    /// Value; `None` also for bytes values, which are skipped.
     #[prost(message, optional, tag = "2")]
     pub value: Option<AnyValue>,
 }
 
-/// `AnyValue`, scalars only.
+/// `AnyValue`: scalars decoded, nested values kept as their bytes.
 #[derive(Clone, PartialEq, Message)]
 pub struct AnyValue {
     /// The value.
-    #[prost(oneof = "Value", tags = "1, 2, 3, 4")]
+    #[prost(oneof = "Value", tags = "1, 2, 3, 4, 5, 6")]
     pub value: Option<Value>,
 }
 
-/// The scalar `AnyValue` kinds.
+/// The `AnyValue` kinds; arrays and kvlists undecoded (only the decode caps look in).
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub enum Value {
     /// A string (UTF-8, checked on decode).
@@ -141,6 +142,12 @@ pub enum Value {
     /// A double.
     #[prost(double, tag = "4")]
     DoubleValue(f64),
+    /// An `ArrayValue`, as its protobuf bytes.
+    #[prost(bytes = "bytes", tag = "5")]
+    ArrayValue(Bytes),
+    /// A `KeyValueList`, as its protobuf bytes.
+    #[prost(bytes = "bytes", tag = "6")]
+    KvlistValue(Bytes),
 }
 
 /// Why a request could not be decoded.
@@ -348,7 +355,14 @@ mod tests {
                 Some(Value::IntValue(-7)),
                 Some(Value::BoolValue(true)),
                 Some(Value::DoubleValue(0.5)),
-                None, // arrays are skipped
+                Some(Value::ArrayValue(Bytes::from(
+                    ArrayValue {
+                        values: vec![FullValue {
+                            value: Some(any_value::Value::StringValue("x".into())),
+                        }],
+                    }
+                    .encode_to_vec()
+                ))), // nested values stay bytes
             ]
         );
         assert_eq!(request.span_count(), 1);

@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::certs::Certs;
-use common::{process, spans, Scrape, TestCollector};
+use common::{process, spans, string_attr, Scrape, TestCollector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -447,4 +448,94 @@ async fn over_the_memory_limit_the_receivers_throttle() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     client.export(spans(3)).await.unwrap();
     assert_eq!(roomy.scrape().await.value("mcpcol_memory_limited"), 0.0);
+}
+
+fn nested_array(depth: usize) -> AnyValue {
+    (0..depth).fold(
+        AnyValue {
+            value: Some(any_value::Value::StringValue("leaf".into())),
+        },
+        |inner, _| AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![inner],
+            })),
+        },
+    )
+}
+
+fn depth_of(value: &AnyValue) -> usize {
+    match &value.value {
+        Some(any_value::Value::ArrayValue(array)) => {
+            1 + array.values.iter().map(depth_of).max().unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_nested_attributes_are_cut_on_decode_and_counted() {
+    let downstream = common::sink::start().await;
+    let mcpcol = TestCollector::start(&[
+        &format!("exporters.jaeger.endpoint={}", downstream.grpc_url()),
+        "exporters.batch.timeout=20ms",
+    ])
+    .await;
+    let mut hostile = spans(1);
+    let span = &mut hostile.resource_spans[0].scope_spans[0].spans[0];
+    span.attributes
+        .extend((0..300).map(|i| string_attr(&format!("k{i}"), "v")));
+    span.attributes[0] = string_attr("huge", &"x".repeat(1 << 20));
+    span.attributes[1] = KeyValue {
+        key: "deep".into(),
+        value: Some(nested_array(40)),
+        ..Default::default()
+    };
+    let before = span.attributes.len();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(hostile).await.unwrap();
+
+    assert_eq!(
+        downstream
+            .sink
+            .wait_for_spans(1, Duration::from_secs(10))
+            .await,
+        1
+    );
+    let forwarded = &downstream.sink.spans()[0];
+    assert_eq!(forwarded.attributes.len(), 128, "the default cap");
+    let Some(any_value::Value::StringValue(huge)) =
+        &forwarded.attributes[0].value.as_ref().unwrap().value
+    else {
+        panic!("the long string stays a string");
+    };
+    assert_eq!(huge.len(), 16 * 1024);
+    assert_eq!(depth_of(forwarded.attributes[1].value.as_ref().unwrap()), 8);
+    let scrape = mcpcol.scrape().await;
+    let cut = |what: &str| {
+        scrape.value(&format!(
+            "mcpcol_receiver_decode_cuts_total{{what=\"{what}\"}}"
+        ))
+    };
+    assert_eq!(cut("attributes"), (before - 128) as f64);
+    assert_eq!(cut("value_bytes"), 1.0);
+    assert_eq!(cut("depth"), 1.0);
+
+    // Deeper than protobuf's recursion limit: refused whole, as malformed, and counted.
+    let mut abyss = spans(1);
+    abyss.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue {
+        key: "abyss".into(),
+        value: Some(nested_array(500)),
+        ..Default::default()
+    }];
+    let status = client.export(abyss).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        mcpcol
+            .scrape()
+            .await
+            .value("mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"malformed\"}"),
+        1.0
+    );
 }

@@ -8,6 +8,7 @@
 //! Logs and metrics are accepted and counted, so a misconfigured SDK gets a clean
 //! answer, not an error.
 
+pub mod caps;
 pub mod grpc;
 pub mod http;
 pub mod limits;
@@ -55,6 +56,8 @@ pub struct OtlpReceiverConfig {
     pub throttle_retry_after: Duration,
     /// `receivers.otlp.auth`: bearer tokens both receivers require. Default: none.
     pub auth: crate::auth::AuthConfig,
+    /// `receivers.otlp.limits`: caps applied to spans on decode.
+    pub limits: caps::DecodeLimits,
 }
 
 impl Default for OtlpReceiverConfig {
@@ -64,6 +67,7 @@ impl Default for OtlpReceiverConfig {
             http: HttpConfig::default(),
             throttle_retry_after: Duration::from_secs(1),
             auth: crate::auth::AuthConfig::default(),
+            limits: caps::DecodeLimits::default(),
         }
     }
 }
@@ -156,6 +160,8 @@ impl ReceiversConfig {
             }
         }
         otlp.auth.load(&format!("{key}.otlp.auth"), problems);
+        otlp.limits
+            .validate(&format!("{key}.otlp.limits"), problems);
         validate_tls(&otlp.grpc.tls, &format!("{key}.otlp.grpc.tls"), problems);
         validate_tls(&otlp.http.tls, &format!("{key}.otlp.http.tls"), problems);
         otlp.grpc
@@ -228,6 +234,7 @@ pub struct Receiver {
     retry_after: Duration,
     tokens: Tokens,
     memory: Option<Arc<memory_limit::MemoryGate>>,
+    limits: caps::DecodeLimits,
 }
 
 impl Receiver {
@@ -245,7 +252,14 @@ impl Receiver {
             retry_after,
             tokens: Tokens::default(),
             memory: None,
+            limits: caps::DecodeLimits::default(),
         }
+    }
+
+    /// Cuts spans to `limits` on decode (the default caps apply otherwise).
+    pub fn with_decode_limits(mut self, limits: caps::DecodeLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Throttles clients while `gate` says memory is over the soft limit.
@@ -290,7 +304,7 @@ impl Receiver {
         &self,
         transport: Transport,
         mut request: TraceRequest,
-        raw: Bytes,
+        mut raw: Bytes,
     ) -> Result<Accepted, Refusal> {
         if let Some(message) = self.memory.as_ref().and_then(|gate| gate.check()) {
             let spans = request.span_count() as u64;
@@ -300,6 +314,9 @@ impl Receiver {
                 message,
                 retry_after: self.retry_after,
             });
+        }
+        if caps::exceeds(&request, &self.limits) {
+            (request, raw) = self.cut(transport, &raw, request.span_count())?;
         }
         let rejections = validate::retain_valid_trimmed_spans(&mut request);
         let spans = request.span_count();
@@ -393,6 +410,34 @@ impl Receiver {
             );
         }
         Ok(accepted)
+    }
+
+    /// The request cut to the decode caps, re-encoded, and its trimmed view.
+    fn cut(
+        &self,
+        transport: Transport,
+        raw: &[u8],
+        spans: usize,
+    ) -> Result<(TraceRequest, Bytes), Refusal> {
+        let malformed = |err: &dyn std::fmt::Display| {
+            let message = format!(
+                "cannot decode the whole ExportTraceServiceRequest to cut it to \
+                 receivers.otlp.limits: {err}"
+            );
+            self.telemetry.spans_refused(
+                transport,
+                RefusalReason::Malformed,
+                spans as u64,
+                &message,
+            );
+            Refusal::Malformed { message }
+        };
+        let (bytes, cuts) = caps::cut(raw, &self.limits).map_err(|err| malformed(&err))?;
+        self.telemetry.decode_cut("attributes", cuts.attributes);
+        self.telemetry.decode_cut("value_bytes", cuts.value_bytes);
+        self.telemetry.decode_cut("depth", cuts.depth);
+        let request = TraceRequest::decode_checked(bytes.clone()).map_err(|err| malformed(&err))?;
+        Ok((request, bytes))
     }
 
     /// Validates and counts a logs request (logs are not forwarded).
