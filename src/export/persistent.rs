@@ -235,15 +235,15 @@ impl DiskStore {
     }
 
     /// Appends one record (one `write` call); rotates segments.
+    ///
+    /// When the write fails (disk full) and every record of the queue has been sent,
+    /// the segment is dead weight that would never be freed otherwise (segments are
+    /// deleted once sent *and* a later one exists, and a disk smaller than a segment
+    /// never lets it reach [`SEGMENT_BYTES`]): the queue moves to a new, empty segment,
+    /// deletes the old one and writes once more.
     pub fn append(&mut self, entry: &Entry) -> io::Result<()> {
         if self.write.offset >= SEGMENT_BYTES {
-            let seq = self.write.seq + 1;
-            self.writer = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(segment_path(&self.dir, seq))?;
-            self.segments.push(seq);
-            self.write = Position { seq, offset: 0 };
+            self.rotate()?;
         }
         let len = u32::try_from(entry.bytes.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
@@ -253,13 +253,50 @@ impl DiskStore {
         record.extend_from_slice(&entry.spans.to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(&entry.bytes).to_le_bytes());
         record.extend_from_slice(&entry.bytes);
-        if let Err(err) = self.writer.write_all(&record) {
+        match self.write_record(&record) {
+            Err(_) if self.write.offset > 0 && self.ack == self.write => {
+                self.reclaim()?;
+                self.write_record(&record)
+            }
+            result => result,
+        }
+    }
+
+    fn write_record(&mut self, record: &[u8]) -> io::Result<()> {
+        if let Err(err) = self.writer.write_all(record) {
             // A partial write (disk full) leaves a torn record: cut it back off.
             let _ = self.writer.set_len(self.write.offset);
             return Err(err);
         }
         self.write.offset += record.len() as u64;
         Ok(())
+    }
+
+    /// Starts writing to the next segment.
+    fn rotate(&mut self) -> io::Result<()> {
+        let seq = self.write.seq + 1;
+        self.writer = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(segment_path(&self.dir, seq))?;
+        self.segments.push(seq);
+        self.write = Position { seq, offset: 0 };
+        Ok(())
+    }
+
+    /// Everything written is sent: starts a new segment and deletes the others, then
+    /// records the new start in `ack`. Deleting first frees the space the `ack` file
+    /// needs; a crash in between is harmless (a missing acknowledged segment reads as
+    /// "resume at the next one").
+    fn reclaim(&mut self) -> io::Result<()> {
+        self.rotate()?;
+        let current = self.write.seq;
+        for seq in self.segments.iter().filter(|s| **s < current) {
+            fs::remove_file(segment_path(&self.dir, *seq))?;
+        }
+        self.segments.retain(|s| *s >= current);
+        self.read = self.write;
+        self.ack(self.write)
     }
 
     /// Reads records from the read cursor until `max_spans` spans (at least one record)
@@ -426,6 +463,42 @@ mod tests {
         store.append(&entry(3, 1)).unwrap();
         let (batch, _) = store.read_batch(100, u64::MAX).unwrap();
         assert_eq!(batch.len(), 2, "the new record follows the good one");
+    }
+
+    /// Makes the next write fail, as on a full disk: the writer becomes read-only.
+    fn fail_writes(store: &mut DiskStore) {
+        store.writer = File::open(segment_path(&store.dir, store.write.seq)).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_with_everything_sent_moves_to_a_new_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = DiskStore::open(dir.path()).unwrap();
+        store.append(&entry(1, 1)).unwrap();
+        store.append(&entry(2, 1)).unwrap();
+        // Something unsent: the failure is the caller's, nothing is deleted.
+        fail_writes(&mut store);
+        assert!(store.append(&entry(3, 1)).is_err());
+        assert!(segment_path(dir.path(), 1).exists());
+        let (batch, end) = store.read_batch(100, u64::MAX).unwrap();
+        assert_eq!(batch.len(), 2);
+        store.ack(end).unwrap();
+        // Everything sent: the full segment goes, the record lands in a new one.
+        fail_writes(&mut store);
+        store.append(&entry(3, 1)).unwrap();
+        assert!(
+            !segment_path(dir.path(), 1).exists(),
+            "the sent segment is deleted"
+        );
+        assert_eq!(store.segments, [2]);
+        let (batch, _) = store.read_batch(100, u64::MAX).unwrap();
+        assert_eq!(batch, [entry(3, 1)]);
+        drop(store);
+        // The ack file points at the new segment: a restart resends record 3 only.
+        let (mut reopened, recovered) = DiskStore::open(dir.path()).unwrap();
+        assert_eq!((recovered.records, recovered.corrupt), (1, 0));
+        let (batch, _) = reopened.read_batch(100, u64::MAX).unwrap();
+        assert_eq!(batch, [entry(3, 1)]);
     }
 
     #[test]
