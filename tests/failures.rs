@@ -1,17 +1,30 @@
-//! The failure suite: the real binary under load while something goes wrong, each test
-//! ending with the books balanced from `/metrics` and memory within a stated bound.
+//! The failure suite: the real binary under load (gRPC streams of synthetic MCP
+//! traffic, `common::load`) while something goes wrong, each test ending with the books
+//! balanced and the peak RSS (`VmHWM`) of the mcpcol process within a stated bound:
 //!
-//! The accounting, per exporter (one here, `jaeger`), once nothing is in flight:
+//! 1. the downstream answers UNAVAILABLE until the queue is full, then OK (memory
+//!    queue, memory queue with `on_full: drop`, persistent queue);
+//! 2. the downstream answers every request after 200 ms: clients are throttled;
+//! 3. the persistent queue's files cannot grow (RLIMIT_FSIZE, `common::file_limit`);
+//! 4. `kill -9` under load, and a restart on the same queue;
+//! 5. SIGTERM under load: drained, exit 0 within `service.shutdown_timeout`;
+//! 6. a million spans, each with a tool name and a session id of its own.
+//!
+//! The accounting, from `/metrics`, once nothing is in flight (one exporter, `jaeger`):
 //!
 //! ```text
 //! accepted                  = enqueued + dropped                    (receiver → queue)
 //! recovered + enqueued      = sent + failed + queued                (queue → downstream)
 //! accepted                  = processed + pipeline queued           (receiver → analysis)
 //! refused spans (retryable) = throttled answers × spans per request (what clients saw)
+//! accepted                  = spans acknowledged to the clients
 //! ```
 //!
-//! `recovered` (spans found in a persistent queue at start) has no metric: it is read
-//! from the "resuming the persistent queue" log line.
+//! and at the downstream, by span id: everything acknowledged arrives, nothing arrives
+//! that was not sent, duplicates are counted. `recovered` (spans found in a persistent
+//! queue at start) has no metric: it is read from the "resuming the persistent queue"
+//! log line. After SIGTERM the admin listener is gone: the books are the "mcpcol
+//! stopped" log line's.
 
 mod common;
 
@@ -127,6 +140,10 @@ fn assert_clients_match(outcome: &Outcome, books: &Books) {
 
 // === memory ===
 
+/// Peak RSS allowed in the scenarios of tens of thousands of spans (debug build,
+/// queues of at most 20 000 spans of ~570 bytes; they peak at 41–46 MiB).
+const LOAD_RSS_MIB: f64 = 64.0;
+
 /// (VmRSS, VmHWM) of process `pid`, MiB: now and the peak so far.
 fn rss_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -168,6 +185,14 @@ fn exporter_args(downstream: &Downstream, extra: &[&str]) -> Vec<String> {
 fn start(sets: &[String]) -> McpcolProcess {
     let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s.as_str()]).collect();
     process::start(&args, &[])
+}
+
+fn log_field(lines: &[String], message: &str, field: &str) -> Option<u64> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["message"].as_str().is_some_and(|m| m.contains(message)))
+        .and_then(|e| e[field].as_u64())
 }
 
 // === 1. downstream outage and return ===
@@ -250,7 +275,7 @@ async fn outage_and_return(queue: Queue) {
             assert_eq!(outcome.throttled, 0, "drop mode never throttles");
         }
     }
-    assert!(peak < 150.0, "peak RSS {peak:.1} MiB");
+    assert!(peak < LOAD_RSS_MIB, "peak RSS {peak:.1} MiB");
     println!(
         "outage {queue:?}: accepted {} sent {} dropped {} failed {} throttled answers {} \
          duplicates {} downstream refusals {} peak RSS {peak:.1} MiB in {:.1}s",
@@ -278,6 +303,357 @@ async fn outage_and_return_memory_queue_dropping_counts_every_drop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_and_return_persistent_queue_throttles_then_forwards_everything() {
     outage_and_return(Queue::Disk).await;
+}
+
+// === 2. a slow downstream ===
+
+/// 20 000 spans from 4 streams to a downstream that takes 200 ms over every request,
+/// two requests at a time (~5 000 spans/s): the 5 000-span queue fills, the clients
+/// are throttled with a retry hint, the queue never passes its bound, memory stays
+/// flat, and everything arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_downstream_throttles_clients_and_memory_stays_bounded() {
+    let started = Instant::now();
+    let downstream = Downstream::start(Mode::Slow(Duration::from_millis(200))).await;
+    let mcpcol = start(&exporter_args(
+        &downstream,
+        &[
+            "exporters.queue.max_spans=5000",
+            "exporters.batch.max_spans=512",
+            "exporters.batch.concurrency=2",
+        ],
+    ));
+    let pid = mcpcol.child.id();
+    let load = Load::start(
+        &format!("http://{}", mcpcol.grpc),
+        LoadConfig {
+            streams: 4,
+            requests: 200,
+            traffic: traffic(100),
+            retry_every: Duration::from_millis(20),
+        },
+    )
+    .await;
+    // While the clients push, the queue stays within its bound.
+    let mut most_queued = 0;
+    let mut samples = 0;
+    while load.progress().acked_spans() < 20_000 {
+        let books = Books::read(&common::scrape(mcpcol.admin).await);
+        most_queued = most_queued.max(books.queued);
+        samples += 1;
+        assert!(books.queued <= 5000, "{books:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(started.elapsed() < WAIT, "{books:?}");
+    }
+    let outcome = load.finish().await;
+    let books = settled(mcpcol.admin, WAIT).await;
+    let received = downstream.wait_for_distinct(20_000, WAIT).await;
+    let (_, peak) = rss_mib(pid);
+
+    assert!(outcome.throttled > 0, "the clients were throttled");
+    assert!(
+        most_queued >= 4000,
+        "the queue filled: at most {most_queued}"
+    );
+    assert_clients_match(&outcome, &books);
+    books.assert_balanced(0, true);
+    assert_eq!((books.sent, books.failed, books.dropped), (20_000, 0, 0));
+    assert_eq!((received.distinct, received.duplicates()), (20_000, 0));
+    assert!(downstream.missing(&outcome.acked_ids()).is_empty());
+    assert!(peak < LOAD_RSS_MIB, "peak RSS {peak:.1} MiB");
+    println!(
+        "slow: accepted {} sent {} throttled answers {} queue at most {most_queued} \
+         ({samples} samples) duplicates {} peak RSS {peak:.1} MiB in {:.1}s",
+        books.accepted,
+        books.sent,
+        outcome.throttled,
+        received.duplicates(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// === 3. the persistent queue's disk is full ===
+
+/// The most any file of the collector may grow to: the segment file fills at ~1 MiB.
+const DISK_BYTES: u64 = 1 << 20;
+
+/// 10 000 spans (~5.7 MiB encoded) from 2 streams to a collector whose files may not
+/// pass 1 MiB (RLIMIT_FSIZE: writes fail with EFBIG, as on a full disk) while the
+/// downstream is out: what cannot be written is refused with a retry hint and counted,
+/// the collector keeps serving, and once the downstream is back and the queue sent, it
+/// accepts again. Everything acknowledged arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_what_it_cannot_persist_and_recovers() {
+    let started = Instant::now();
+    let downstream = Downstream::start(Mode::Unavailable).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sets = exporter_args(
+        &downstream,
+        &[&format!(
+            "exporters.queue.directory={}",
+            dir.path().display()
+        )],
+    );
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s.as_str()]).collect();
+    let mut mcpcol = common::file_limit::start(DISK_BYTES, &args);
+    let pid = mcpcol.child.id();
+    assert_eq!(common::file_limit::file_size_limit(pid), Some(DISK_BYTES));
+    assert!(common::file_limit::ignores_sigxfsz(pid));
+    let load = Load::start(
+        &format!("http://{}", mcpcol.grpc),
+        LoadConfig {
+            streams: 2,
+            requests: 100,
+            traffic: traffic(100),
+            retry_every: Duration::from_millis(50),
+        },
+    )
+    .await;
+    // The disk fills: requests are refused, the process lives on and answers.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let full = loop {
+        let scrape = common::scrape(mcpcol.admin).await;
+        let refused = sum(
+            &scrape,
+            "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"throttled\"}",
+        );
+        if refused >= 20 {
+            break Books::read(&scrape);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never refused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let segment_bytes: u64 = std::fs::read_dir(dir.path().join(EXPORTER))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("segment-"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(segment_bytes <= DISK_BYTES, "{segment_bytes}");
+    assert!(full.enqueued > 0 && full.enqueued < 10_000, "{full:?}");
+    assert!(mcpcol.child.try_wait().unwrap().is_none(), "still running");
+    let health = reqwest::get(format!("http://{}/health", mcpcol.admin))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "still serving");
+
+    // The downstream returns: the queue is sent, the disk has room again.
+    downstream.set_mode(Mode::Ok);
+    let outcome = tokio::time::timeout(WAIT, load.finish())
+        .await
+        .expect("the clients are accepted again once the queue is sent");
+    let books = settled(mcpcol.admin, WAIT).await;
+    let scrape = common::scrape(mcpcol.admin).await;
+    let received = downstream.wait_for_distinct(10_000, WAIT).await;
+    let (_, peak) = rss_mib(pid);
+
+    assert!(peak < LOAD_RSS_MIB, "peak RSS {peak:.1} MiB");
+    assert_eq!(outcome.acked_spans(), 10_000);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    books.assert_balanced(0, true);
+    assert_eq!((books.sent, books.failed), (10_000, 0));
+    assert_eq!((received.distinct, received.duplicates()), (10_000, 0));
+    assert!(downstream.missing(&outcome.acked_ids()).is_empty());
+    // Every throttled answer is counted. A refused write is counted as a refused
+    // *request* (reason throttled), not as refused spans, unlike a full queue.
+    let refused_requests = sum(
+        &scrape,
+        "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"throttled\"}",
+    );
+    assert_eq!(
+        refused_requests + books.refused / 100,
+        outcome.throttled,
+        "throttled answers = refused writes + refused for a full queue: {books:?}"
+    );
+    println!(
+        "disk full: accepted {} sent {} refused writes {refused_requests} throttled answers {} \
+         segment bytes when full {segment_bytes} peak RSS {peak:.1} MiB in {:.1}s",
+        books.accepted,
+        books.sent,
+        outcome.throttled,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// === 4. kill -9 under load, and restart ===
+
+/// Four streams send to a collector with a persistent queue and a slow downstream
+/// (300 ms a request, two at a time); once 10 000 spans are acknowledged it is killed
+/// with SIGKILL mid-stream. The restart resumes the queue: every span acknowledged
+/// before the kill arrives (at-least-once: batches in flight at the kill arrive twice),
+/// and the restarted process's books balance with what it recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_nothing_acknowledged() {
+    let started = Instant::now();
+    let downstream = Downstream::start(Mode::Slow(Duration::from_millis(300))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = exporter_args(
+        &downstream,
+        &[
+            &format!("exporters.queue.directory={}", dir.path().display()),
+            "exporters.queue.max_spans=20000",
+            "exporters.batch.max_spans=512",
+            "exporters.batch.concurrency=2",
+        ],
+    );
+    let first = start(&args);
+    let load = Load::start(
+        &format!("http://{}", first.grpc),
+        LoadConfig {
+            streams: 4,
+            requests: 1000,
+            traffic: traffic(100),
+            retry_every: Duration::from_millis(20),
+        },
+    )
+    .await;
+    load.wait_acked(10_000, WAIT).await;
+    let (_, first_peak) = rss_mib(first.child.id());
+    let (exit, _) = tokio::task::spawn_blocking(move || first.signal_and_wait("KILL"))
+        .await
+        .unwrap();
+    assert!(!exit.success());
+    let outcome = load.finish().await;
+    assert!(
+        !outcome.unanswered.is_empty(),
+        "the kill cut requests short"
+    );
+
+    downstream.set_mode(Mode::Ok);
+    let second = start(&args);
+    let recovered = log_field(
+        &second.early_lines,
+        "resuming the persistent queue",
+        "spans",
+    )
+    .expect("the restart says what it resumed");
+    assert!(recovered > 0, "spans were queued at the kill");
+    let acked = outcome.acked_ids();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !downstream.missing(&acked).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} acknowledged spans never arrived",
+            downstream.missing(&acked).len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let books = settled(second.admin, WAIT).await;
+    let received = downstream.received();
+    let (_, second_peak) = rss_mib(second.child.id());
+
+    assert!(
+        first_peak < LOAD_RSS_MIB && second_peak < LOAD_RSS_MIB,
+        "peak RSS {first_peak:.1} and {second_peak:.1} MiB"
+    );
+    books.assert_balanced(recovered, true);
+    assert_eq!(books.accepted, 0);
+    assert_eq!((books.sent, books.failed), (recovered, 0), "{books:?}");
+    assert!(
+        downstream.unknown(outcome.was_sent()).is_empty(),
+        "only spans the clients sent arrive"
+    );
+    assert!(
+        received.duplicates() <= recovered,
+        "only resumed spans can arrive twice: {received:?}"
+    );
+    let unacked_delivered = received.distinct - outcome.acked_spans();
+    assert!(unacked_delivered <= outcome.unanswered_ids().len() as u64);
+    println!(
+        "kill -9: acknowledged {} unanswered {} recovered {recovered} arrived {} distinct {} \
+         (duplicates {}, unacknowledged but delivered {unacked_delivered}) peak RSS \
+         {first_peak:.1} then {second_peak:.1} MiB in {:.1}s",
+        outcome.acked_spans(),
+        outcome.unanswered_ids().len(),
+        received.spans,
+        received.distinct,
+        received.duplicates(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// === 5. SIGTERM under load ===
+
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Four streams send to a collector with a memory queue and a slow downstream (100 ms
+/// a request, two at a time); once 10 000 spans are acknowledged it gets SIGTERM while
+/// the streams keep sending. It stops taking requests, forwards everything it accepted,
+/// and exits 0 well within `service.shutdown_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_drains_everything_acknowledged() {
+    let started = Instant::now();
+    let downstream = Downstream::start(Mode::Slow(Duration::from_millis(100))).await;
+    let mcpcol = start(&exporter_args(
+        &downstream,
+        &[
+            "exporters.queue.max_spans=10000",
+            "exporters.batch.max_spans=512",
+            "exporters.batch.concurrency=2",
+            &format!("service.shutdown_timeout={}s", SHUTDOWN_TIMEOUT.as_secs()),
+        ],
+    ));
+    let load = Load::start(
+        &format!("http://{}", mcpcol.grpc),
+        LoadConfig {
+            streams: 4,
+            requests: 1000,
+            traffic: traffic(100),
+            retry_every: Duration::from_millis(20),
+        },
+    )
+    .await;
+    load.wait_acked(10_000, WAIT).await;
+    let queued_at_signal = Books::read(&common::scrape(mcpcol.admin).await).queued;
+    let (_, peak) = rss_mib(mcpcol.child.id());
+    let signalled = Instant::now();
+    let (exit, lines) = tokio::task::spawn_blocking(move || mcpcol.signal_and_wait("TERM"))
+        .await
+        .unwrap();
+    let drained_in = signalled.elapsed();
+    let outcome = load.stop().await;
+    let received = downstream.received();
+
+    assert_eq!(exit.code(), Some(0), "{lines:#?}");
+    assert!(drained_in < SHUTDOWN_TIMEOUT, "exited after {drained_in:?}");
+    assert!(queued_at_signal > 0, "there was something to drain");
+    assert!(
+        peak < LOAD_RSS_MIB,
+        "peak RSS {peak:.1} MiB before the signal"
+    );
+    assert!(
+        downstream.missing(&outcome.acked_ids()).is_empty(),
+        "every acknowledged span was forwarded before the exit"
+    );
+    let processed = log_field(&lines, "mcpcol stopped", "processed_spans").unwrap();
+    assert_eq!(
+        log_field(&lines, "mcpcol stopped", "left_in_queue"),
+        Some(0)
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("export failed")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        (received.distinct, received.duplicates()),
+        (processed, 0),
+        "everything accepted arrived once"
+    );
+    assert!(processed >= outcome.acked_spans());
+    println!(
+        "SIGTERM: acknowledged {} accepted {processed} queued at the signal {queued_at_signal} \
+         arrived {} (duplicates {}) unanswered {} throttled answers {} peak RSS {peak:.1} MiB, \
+         exit after {:.2}s, \
+         test {:.1}s; the clients were told {:?}",
+        outcome.acked_spans(),
+        received.spans,
+        received.duplicates(),
+        outcome.unanswered_ids().len(),
+        outcome.throttled,
+        drained_in.as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+        outcome.errors
+    );
 }
 
 // === 6. floods of distinct tool names and sessions ===

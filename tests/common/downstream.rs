@@ -27,7 +27,8 @@ pub enum Mode {
     Ok,
     /// gRPC UNAVAILABLE without a retry hint: the exporter's own backoff applies.
     Unavailable,
-    /// Accept after this delay.
+    /// Accept, and answer after this delay: the spans count as received at once, as
+    /// a backend that stored them before its answer was lost.
     Slow(Duration),
 }
 
@@ -162,26 +163,29 @@ impl TraceService for Service {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mode = self.0.lock().unwrap().mode;
-        match mode {
-            Mode::Ok => {}
-            Mode::Unavailable => {
-                self.0.lock().unwrap().refused += 1;
-                return Err(tonic::Status::unavailable("downstream outage"));
+        let delay = {
+            let mut state = self.0.lock().unwrap();
+            let delay = match state.mode {
+                Mode::Ok => Duration::ZERO,
+                Mode::Unavailable => {
+                    state.refused += 1;
+                    return Err(tonic::Status::unavailable("downstream outage"));
+                }
+                Mode::Slow(delay) => delay,
+            };
+            for span in request
+                .get_ref()
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+            {
+                *state.seen.entry(span_id(&span.span_id)).or_default() += 1;
+                state.spans += 1;
             }
-            Mode::Slow(delay) => tokio::time::sleep(delay).await,
-        }
-        let request = request.into_inner();
-        let mut state = self.0.lock().unwrap();
-        for span in request
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| &s.spans)
-        {
-            *state.seen.entry(span_id(&span.span_id)).or_default() += 1;
-            state.spans += 1;
-        }
+            delay
+        };
+        tokio::time::sleep(delay).await;
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }

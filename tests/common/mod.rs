@@ -5,6 +5,7 @@
 pub mod captures;
 pub mod certs;
 pub mod downstream;
+pub mod file_limit;
 pub mod load;
 pub mod operations;
 pub mod peers;
