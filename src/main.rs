@@ -61,6 +61,7 @@ fn run(args: RunArgs, demo: bool) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        let signals = shutdown::Signals::install();
         let collector = match app::start(config).await {
             Ok(collector) => collector,
             Err(err) => {
@@ -81,7 +82,7 @@ fn run(args: RunArgs, demo: bool) -> ExitCode {
             tokio::spawn(demo::run_traffic(collector.http_addr(), token.clone()));
         }
         tokio::spawn(async move {
-            let signal = shutdown::on_signal(token).await;
+            let signal = signals.on_signal(token).await;
             tracing::info!(signal, "received {signal}");
         });
         collector.wait().await;
