@@ -52,6 +52,7 @@ fn operation(i: u64, tools: u64) -> Operation {
         request_bytes: Some(200 + i % 4000),
         response_bytes: Some(1000),
         dialect: DialectId::Semconv,
+        tenant: None,
     }
 }
 

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::auth::Tokens;
-use crate::live::store::LiveStore;
+use crate::live::store::{LiveStore, Viewer};
 use crate::metrics::exposition::{render, Format};
 use crate::telemetry::Telemetry;
 
@@ -79,7 +79,7 @@ pub fn router(
 /// Refuses a request without an accepted bearer token: 401 + `WWW-Authenticate`.
 async fn require_token(
     State((tokens, telemetry)): State<(Arc<Tokens>, Arc<Telemetry>)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let authorization = request
@@ -87,7 +87,25 @@ async fn require_token(
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes());
     match tokens.check(authorization) {
-        Ok(_tenant) => next.run(request).await,
+        Ok(None) => {
+            request.extensions_mut().insert(Viewer::All);
+            next.run(request).await
+        }
+        // A tenant's token sees its own data in the API; the rest (metrics of every
+        // tenant, the MCP endpoint, debug dumps) is for operators' tokens.
+        Ok(Some(tenant)) if request.uri().path().starts_with("/api/v1/") => {
+            request.extensions_mut().insert(Viewer::Tenant(tenant));
+            next.run(request).await
+        }
+        Ok(Some(_)) => (
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token is scoped to a tenant: it reads /api/v1 only; {} needs a token \
+                 without a tenant\n",
+                request.uri().path()
+            ),
+        )
+            .into_response(),
         Err(denied) => {
             telemetry.admin_refused();
             (

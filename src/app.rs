@@ -213,12 +213,6 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let admin_addr = local_addr(&admin_listener, ADMIN_KEY, &config.metrics.endpoint)?;
 
     let receiver_tokens = tokens(&otlp.auth, "receivers.otlp.auth")?;
-    if receiver_tokens.has_tenants() {
-        tracing::warn!(
-            "the token file names tenants: they are read but not applied yet (no tenant \
-             label, no live-view filter); every token sees everything"
-        );
-    }
     let admin_tokens = tokens(&config.metrics.auth, "metrics.auth")?;
     let grpc_tls = tls(
         &otlp.grpc.tls,

@@ -7,8 +7,11 @@
 //! `authorization: Bearer <token>` for any of them, compared in constant time. Tokens
 //! are never logged: errors name the variable or file, never a value.
 //!
-//! A line of the file may name a tenant after the token (`<token> <tenant>`): requests
-//! with that token belong to the tenant (see [`Tenant`]).
+//! A line of the file may name a tenant after the token (`<token> <tenant>`). On the
+//! receivers, spans sent with that token belong to the tenant: every series derived
+//! from them carries `tenant="…"`, and the live view keeps them apart. On the admin
+//! listener, such a token reads only its tenant's data in `/api/v1` (and the page);
+//! `/metrics`, `/mcp` and `/debug` need a token without a tenant (403 otherwise).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

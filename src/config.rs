@@ -498,7 +498,7 @@ mod tests {
         let err = load_str("receivers:\n  otlp:\n    grcp: {}\n", &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "receivers.otlp.grcp: unknown key; allowed here: grpc, http, throttle_retry_after, auth"
+            "receivers.otlp.grcp: unknown key; allowed here: grpc, http, throttle_retry_after, auth, limits"
         );
         let err = load_str("metric: {}\n", &[]).unwrap_err();
         assert_eq!(

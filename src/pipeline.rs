@@ -23,6 +23,8 @@ pub struct TraceBatch {
     pub request: TraceRequest,
     /// Spans in `request`.
     pub spans: usize,
+    /// The tenant of the token the request came with.
+    pub tenant: crate::auth::Tenant,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -96,13 +98,14 @@ pub struct PipelineReservation {
 
 impl PipelineReservation {
     /// Queues the request in the reserved room.
-    pub fn push(self, request: TraceRequest) -> Result<(), PushError> {
+    pub fn push(self, request: TraceRequest, tenant: crate::auth::Tenant) -> Result<(), PushError> {
         let Some(permit) = self.permit else {
             return Ok(()); // an empty request: nothing to queue
         };
         let batch = TraceBatch {
             request,
             spans: self.spans,
+            tenant,
             _permit: permit,
         };
         match self.handle.tx.try_send(batch) {
@@ -125,7 +128,7 @@ impl PipelineHandle {
     /// Queues a request of `spans` spans without waiting. An empty request is not
     /// queued (nothing downstream needs it) and succeeds.
     pub fn try_push(&self, request: TraceRequest, spans: usize) -> Result<(), PushError> {
-        self.try_reserve(spans)?.push(request)
+        self.try_reserve(spans)?.push(request, None)
     }
 
     /// Reserves room for `spans` spans without waiting.

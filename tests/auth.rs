@@ -162,3 +162,110 @@ async fn without_auth_sections_nothing_is_required() {
         .status();
     assert_eq!(status, 200);
 }
+
+/// Two teams share one mcpcol: the same server name and session ids from both, told
+/// apart by the tenant their tokens name.
+#[tokio::test]
+async fn tenants_get_their_own_series_and_see_only_their_own_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let receivers = dir.path().join("receiver-tokens");
+    std::fs::write(&receivers, "send-a team-a\nsend-b team-b\n").unwrap();
+    let admin = dir.path().join("admin-tokens");
+    std::fs::write(&admin, "read-a team-a\nread-b team-b\noperator\n").unwrap();
+    let sets = [
+        format!(
+            "receivers.otlp.auth.bearer_token_file={}",
+            receivers.display()
+        ),
+        format!("metrics.auth.bearer_token_file={}", admin.display()),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mcpcol = TestCollector::start(&sets).await;
+
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    for (token, copies) in [("send-a", 1), ("send-b", 2)] {
+        for _ in 0..copies {
+            let mut request = tonic::Request::new(common::traffic::weather_traffic());
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            client.export(request).await.unwrap();
+        }
+    }
+    let get = |path: &str, token: &str| {
+        let url = format!("http://{}{path}", mcpcol.admin);
+        let token = token.to_owned();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Operators see every series, one set per tenant.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // get_weather server calls of one tenant, whatever the other labels.
+    let calls = |scrape: &Scrape, team: &str| -> f64 {
+        scrape
+            .series
+            .iter()
+            .filter(|(name, _)| {
+                name.starts_with("mcp_server_operation_duration_seconds_count{")
+                    && name.contains("gen_ai_tool_name=\"get_weather\"")
+                    && name.contains(&format!("tenant=\"{team}\""))
+            })
+            .map(|(_, value)| value)
+            .sum()
+    };
+    let scrape = loop {
+        let text = get("/metrics", "operator").await.text().await.unwrap();
+        let scrape = Scrape::parse(text);
+        if calls(&scrape, "team-b") >= 8.0 || std::time::Instant::now() > deadline {
+            break scrape;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(calls(&scrape, "team-a"), 4.0, "{}", scrape.text);
+    assert_eq!(calls(&scrape, "team-b"), 8.0);
+    assert_eq!(calls(&scrape, ""), 0.0);
+
+    // A tenant's token reads the API, filtered to its own spans.
+    // Per copy of the traffic: 7 operations, 6 of them in session s-1.
+    for (token, tenant, copies) in [("read-a", "team-a", 1), ("read-b", "team-b", 2)] {
+        let operations = 7 * copies;
+        let servers: serde_json::Value = get("/api/v1/servers", token).await.json().await.unwrap();
+        let servers = servers["servers"].as_array().unwrap();
+        assert_eq!(servers.len(), 1, "{servers:?}");
+        assert_eq!(servers[0]["tenant"], tenant);
+        assert_eq!(servers[0]["operations_1h"], operations);
+        let ops: serde_json::Value = get("/api/v1/operations?limit=1000", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let ops = ops["operations"].as_array().unwrap();
+        assert_eq!(ops.len(), operations);
+        assert!(ops.iter().all(|o| o["tenant"] == tenant));
+        let session: serde_json::Value = get("/api/v1/sessions/s-1", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["tenant"], tenant);
+        assert_eq!(session["operations"], 6 * copies);
+        // Everything beyond the API is for operators.
+        for path in ["/metrics", "/debug/operations"] {
+            assert_eq!(get(path, token).await.status(), 403, "{path}");
+        }
+    }
+    let all: serde_json::Value = get("/api/v1/servers", "operator")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["servers"].as_array().unwrap().len(), 2);
+}

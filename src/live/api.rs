@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::store::{LiveOperation, LiveStore, SessionView};
+use super::store::{LiveOperation, LiveStore, SessionView, ToolRow, Viewer};
 use super::UiConfig;
 use crate::mcp::Operation;
 
@@ -83,6 +83,7 @@ pub fn operation_json(live: &LiveOperation, ui: &UiConfig) -> Value {
 fn session_json(session: &SessionView) -> Value {
     json!({
         "id": session.id,
+        "tenant": session.tenant.as_deref(),
         "server": session.service,
         "client": session.client.as_ref().map(|c| json!({"name": c.name, "version": c.version})),
         "first_seen_ms": session.first_seen_ms,
@@ -93,34 +94,48 @@ fn session_json(session: &SessionView) -> Value {
 }
 
 /// The servers table, as the API and the MCP tools share it.
-pub fn servers_table(store: &LiveStore) -> Value {
+pub fn servers_table(store: &LiveStore, viewer: &Viewer) -> Value {
     let now = now_ms();
-    let tools = store.tools(60, now);
-    let sessions = store.sessions();
+    let tools = store.tools(viewer, 60, now);
+    let sessions = store.sessions(viewer);
     let servers: Vec<Value> = store
-        .servers()
+        .servers(viewer)
         .iter()
         .map(|server| {
-            let all = tools.iter().find(|(s, t, _, _)| s == &server.service && t.is_empty());
-            let (calls, errors) = all.map_or((0, 0), |(_, _, w, _)| (w.calls, w.errors));
+            let of_server =
+                |row: &&ToolRow| row.service == server.service && row.tenant == server.tenant;
+            let all = tools
+                .iter()
+                .filter(of_server)
+                .find(|row| row.tool.is_empty());
+            let (calls, errors) = all.map_or((0, 0), |row| (row.window.calls, row.window.errors));
             json!({
                 "service": server.service,
+                "tenant": server.tenant.as_deref(),
                 "sides": server.sides,
                 "dialects": server.dialects,
                 "last_seen_ms": server.last_seen_ms,
                 "operations_1h": calls,
                 "errors_1h": errors,
                 "error_ratio_1h": if calls > 0 { errors as f64 / calls as f64 } else { 0.0 },
-                "tools": tools.iter().filter(|(s, t, _, _)| s == &server.service && !t.is_empty()).count(),
-                "active_sessions": sessions.iter().filter(|s| s.service == server.service).count(),
+                "tools": tools.iter().filter(of_server).filter(|row| !row.tool.is_empty()).count(),
+                "active_sessions": sessions
+                    .iter()
+                    .filter(|s| s.service == server.service && s.tenant == server.tenant)
+                    .count(),
             })
         })
         .collect();
     json!({ "servers": servers })
 }
 
-async fn servers(State(state): State<ApiState>) -> Response {
-    Json(servers_table(&state.store)).into_response()
+async fn servers(State(state): State<ApiState>, viewer: Option<Extension<Viewer>>) -> Response {
+    Json(servers_table(&state.store, &viewer_of(viewer))).into_response()
+}
+
+/// The reader's visibility, set by the admin listener's token check (absent: all).
+fn viewer_of(viewer: Option<Extension<Viewer>>) -> Viewer {
+    viewer.map(|Extension(v)| v).unwrap_or_default()
 }
 
 /// Query of `/api/v1/tools`.
@@ -135,6 +150,7 @@ pub struct ToolsQuery {
 /// The tools table, as the API and the MCP tools share it.
 pub fn tools_table(
     store: &LiveStore,
+    viewer: &Viewer,
     server: Option<&str>,
     sort: &str,
     window: &str,
@@ -145,11 +161,13 @@ pub fn tools_table(
     if !matches!(sort, "calls" | "errors" | "p95") {
         return Err(format!("sort={sort:?}: use calls, errors or p95"));
     }
-    let mut rows: Vec<_> = store
-        .tools(minutes, now_ms())
+    let mut rows: Vec<ToolRow> = store
+        .tools(viewer, minutes, now_ms())
         .into_iter()
-        .filter(|(s, t, w, _)| {
-            !t.is_empty() && w.calls > 0 && server.is_none_or(|wanted| s == wanted)
+        .filter(|row| {
+            !row.tool.is_empty()
+                && row.window.calls > 0
+                && server.is_none_or(|wanted| row.service == wanted)
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -158,17 +176,19 @@ pub fn tools_table(
             "p95" => w.p95_ms.unwrap_or(0.0),
             _ => w.calls as f64,
         };
-        key(&b.2)
-            .total_cmp(&key(&a.2))
-            .then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1)))
+        key(&b.window)
+            .total_cmp(&key(&a.window))
+            .then_with(|| (&a.service, &a.tool, &a.tenant).cmp(&(&b.service, &b.tool, &b.tenant)))
     });
     let tools: Vec<Value> = rows
         .iter()
         .take(limit)
-        .map(|(server, tool, w, trend)| {
+        .map(|row| {
+            let (w, trend) = (&row.window, &row.trend);
             json!({
-                "server": server,
-                "tool": tool,
+                "server": row.service,
+                "tenant": row.tenant.as_deref(),
+                "tool": row.tool,
                 "calls": w.calls,
                 "errors": w.errors,
                 "error_ratio": if w.calls > 0 { w.errors as f64 / w.calls as f64 } else { 0.0 },
@@ -182,9 +202,14 @@ pub fn tools_table(
     Ok(json!({ "window": window, "sort": sort, "tools": tools }))
 }
 
-async fn tools(State(state): State<ApiState>, Query(q): Query<ToolsQuery>) -> Response {
+async fn tools(
+    State(state): State<ApiState>,
+    viewer: Option<Extension<Viewer>>,
+    Query(q): Query<ToolsQuery>,
+) -> Response {
     match tools_table(
         &state.store,
+        &viewer_of(viewer),
         q.server.as_deref(),
         q.sort.as_deref().unwrap_or("calls"),
         q.window.as_deref().unwrap_or("15m"),
@@ -207,7 +232,12 @@ pub struct OperationsQuery {
     cursor: Option<u64>,
 }
 
-async fn operations(State(state): State<ApiState>, Query(q): Query<OperationsQuery>) -> Response {
+async fn operations(
+    State(state): State<ApiState>,
+    viewer: Option<Extension<Viewer>>,
+    Query(q): Query<OperationsQuery>,
+) -> Response {
+    let viewer = viewer_of(viewer);
     let outcome = match q.outcome.as_deref() {
         None => None,
         Some("ok") => Some(false),
@@ -217,7 +247,8 @@ async fn operations(State(state): State<ApiState>, Query(q): Query<OperationsQue
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let matching = state.store.operations(|live| {
         let op = &live.operation;
-        q.server.as_ref().is_none_or(|s| &op.service.name == s)
+        viewer.sees(op.tenant.as_ref())
+            && q.server.as_ref().is_none_or(|s| &op.service.name == s)
             && q.tool
                 .as_ref()
                 .is_none_or(|t| op.target.as_ref().is_some_and(|x| *x.name == **t))
@@ -245,13 +276,19 @@ pub struct ErrorsQuery {
     limit: Option<usize>,
 }
 
-async fn errors(State(state): State<ApiState>, Query(q): Query<ErrorsQuery>) -> Response {
+async fn errors(
+    State(state): State<ApiState>,
+    viewer: Option<Extension<Viewer>>,
+    Query(q): Query<ErrorsQuery>,
+) -> Response {
+    let viewer = viewer_of(viewer);
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let errors: Vec<Value> = state
         .store
         .errors(|live| {
             let op = &live.operation;
-            q.server.as_ref().is_none_or(|s| &op.service.name == s)
+            viewer.sees(op.tenant.as_ref())
+                && q.server.as_ref().is_none_or(|s| &op.service.name == s)
                 && q.tool
                     .as_ref()
                     .is_none_or(|t| op.target.as_ref().is_some_and(|x| *x.name == **t))
@@ -269,10 +306,14 @@ pub struct SessionsQuery {
     server: Option<String>,
 }
 
-async fn sessions(State(state): State<ApiState>, Query(q): Query<SessionsQuery>) -> Response {
+async fn sessions(
+    State(state): State<ApiState>,
+    viewer: Option<Extension<Viewer>>,
+    Query(q): Query<SessionsQuery>,
+) -> Response {
     let sessions: Vec<Value> = state
         .store
-        .sessions()
+        .sessions(&viewer_of(viewer))
         .iter()
         .filter(|s| q.server.as_ref().is_none_or(|server| &s.service == server))
         .map(session_json)
@@ -281,8 +322,13 @@ async fn sessions(State(state): State<ApiState>, Query(q): Query<SessionsQuery>)
 }
 
 /// One session and its timeline (oldest first), as the API and the MCP tools share it.
-pub fn session_timeline(store: &LiveStore, ui: &UiConfig, id: &str) -> Option<Value> {
-    let session = store.session(id)?;
+pub fn session_timeline(
+    store: &LiveStore,
+    viewer: &Viewer,
+    ui: &UiConfig,
+    id: &str,
+) -> Option<Value> {
+    let session = store.session(viewer, id)?;
     let mut value = session_json(&session);
     if let Value::Object(map) = &mut value {
         let timeline: Vec<Value> = session
@@ -295,8 +341,12 @@ pub fn session_timeline(store: &LiveStore, ui: &UiConfig, id: &str) -> Option<Va
     Some(value)
 }
 
-async fn session(State(state): State<ApiState>, Path(id): Path<String>) -> Response {
-    match session_timeline(&state.store, &state.ui, &id) {
+async fn session(
+    State(state): State<ApiState>,
+    viewer: Option<Extension<Viewer>>,
+    Path(id): Path<String>,
+) -> Response {
+    match session_timeline(&state.store, &viewer_of(viewer), &state.ui, &id) {
         Some(value) => Json(value).into_response(),
         None => (
             StatusCode::NOT_FOUND,
@@ -311,6 +361,7 @@ fn operation_fields(op: &Operation) -> Value {
     json!({
         "service": op.service.name,
         "service_instance": op.service.instance,
+        "tenant": op.tenant.as_deref(),
         "side": op.side.as_str(),
         "method": op.method.as_str(),
         "target": op.target.as_ref().map(|t| &*t.name),

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{operation_json, servers_table, session_timeline, tools_table};
-use super::store::LiveStore;
+use super::store::{LiveStore, Viewer};
 use super::UiConfig;
 use crate::export::queue::ExportQueue;
 use crate::telemetry::Telemetry;
@@ -99,13 +99,13 @@ impl LiveMcp {
             .unwrap_or(10)
             .clamp(1, 100) as usize;
         match name {
-            "list_servers" => Ok(servers_table(&self.store)),
+            "list_servers" => Ok(servers_table(&self.store, &Viewer::All)),
             "top_tools" => {
                 let by = match text("by").unwrap_or("calls") {
                     "latency" => "p95",
                     other => other,
                 };
-                tools_table(&self.store, text("server"), by, text("window").unwrap_or("15m"), limit)
+                tools_table(&self.store, &Viewer::All, text("server"), by, text("window").unwrap_or("15m"), limit)
             }
             "tool_errors" => {
                 let tool = text("tool").ok_or("tool_errors needs the tool's name in \"tool\"")?;
@@ -125,7 +125,7 @@ impl LiveMcp {
             }
             "session_timeline" => {
                 let id = text("session_id").ok_or("session_timeline needs \"session_id\"")?;
-                session_timeline(&self.store, &self.ui, id)
+                session_timeline(&self.store, &Viewer::All, &self.ui, id)
                     .ok_or_else(|| format!("no session {id:?} in the live view (it may have idled out; list_servers shows what is there)"))
             }
             "collector_status" => Ok(self.collector_status()),

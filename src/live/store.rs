@@ -97,11 +97,52 @@ struct ToolStats {
     last_seen_ms: u64,
 }
 
+/// One server × tool summary (the empty tool: the whole server).
+#[derive(Debug, Clone)]
+pub struct ToolRow {
+    /// The tenant of its spans.
+    pub tenant: Option<Arc<str>>,
+    /// The server.
+    pub service: String,
+    /// The tool; empty for the server's summary.
+    pub tool: String,
+    /// Stats over the window asked for.
+    pub window: WindowStats,
+    /// Calls per minute over the last 15 minutes, oldest first.
+    pub trend: Vec<u64>,
+}
+
+/// Whose data a reader may see: everything (no tenants, or an operator's token without
+/// one), or one tenant's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Viewer {
+    /// Every tenant's data.
+    #[default]
+    All,
+    /// Only what came with this tenant's tokens.
+    Tenant(Arc<str>),
+}
+
+impl Viewer {
+    /// Whether data of `tenant` is visible.
+    pub fn sees(&self, tenant: Option<&Arc<str>>) -> bool {
+        match self {
+            Viewer::All => true,
+            Viewer::Tenant(mine) => tenant.is_some_and(|t| t == mine),
+        }
+    }
+}
+
+/// A map key scoped to the tenant (see `metrics::sessions::scoped`).
+use crate::metrics::sessions::scoped;
+
 /// A session as the live view knows it.
 #[derive(Debug, Clone)]
 pub struct SessionView {
     /// The session id.
     pub id: String,
+    /// The tenant its spans came with.
+    pub tenant: Option<Arc<str>>,
     /// The server.
     pub service: String,
     /// The client, once an initialize with clientInfo was seen.
@@ -123,6 +164,8 @@ pub struct SessionView {
 pub struct ServerView {
     /// `service.name`.
     pub service: String,
+    /// The tenant its spans came with.
+    pub tenant: Option<Arc<str>>,
     /// Seen as a server (handling calls), a client (making them), or both.
     pub sides: Vec<&'static str>,
     /// Instrumentations seen.
@@ -202,6 +245,9 @@ fn quantile(buckets: &[u64; 16], q: f64) -> Option<f64> {
 /// One service's summaries: the whole service's (the empty tool name) and each tool's.
 #[derive(Debug, Default)]
 struct ServiceTools {
+    /// The service's name and tenant (the map key is scoped).
+    service: String,
+    tenant: Option<Arc<str>>,
     /// Kept out of the map, as this one is updated for every operation: looking up ""
     /// compares empty strings, and glibc's AVX-512 `memcmp` takes ~80 ns for that (a
     /// fully masked load from their dangling pointers) against ~2 ns for a short name.
@@ -347,20 +393,23 @@ impl LiveStore {
                 operation,
             });
             let op = &live.operation;
-            match inner.servers.get_mut(&op.service.name) {
+            let service_key = scoped(op.tenant.as_ref(), &op.service.name);
+            match inner.servers.get_mut(service_key.as_ref()) {
                 Some(server) => server.record(op, now_ms),
                 None => {
                     let mut server = ServerView {
                         service: op.service.name.clone(),
+                        tenant: op.tenant.clone(),
                         ..ServerView::default()
                     };
                     server.record(op, now_ms);
-                    inner.servers.insert(op.service.name.clone(), server);
+                    inner.servers.insert(service_key.into_owned(), server);
                 }
             }
             self.record_tools(inner, op, now_ms);
             if let Some(session) = &op.session {
-                self.record_session(inner, op, session, &live, now_ms);
+                let key = scoped(op.tenant.as_ref(), session);
+                self.record_session(inner, op, &key, &live, now_ms);
             }
             if op.outcome.is_error() {
                 inner.errors.push_back(live.clone());
@@ -415,7 +464,8 @@ impl LiveStore {
     /// Updates the server-wide summary (under the empty tool name) and, for a tools/call,
     /// the tool's; a summary past `max_tools` is not created.
     fn record_tools(&self, inner: &mut Inner, op: &Operation, now_ms: u64) {
-        let service = op.service.name.as_str();
+        let service_key = scoped(op.tenant.as_ref(), &op.service.name);
+        let service = service_key.as_ref();
         let tool = match (&op.method, &op.target) {
             (Method::ToolsCall, Some(target)) => Some(&*target.name),
             _ => None,
@@ -443,7 +493,14 @@ impl LiveStore {
             stats.record(op, now_ms);
             let tools = match inner.tools.get_mut(service) {
                 Some(tools) => tools,
-                None => inner.tools.entry(service.to_owned()).or_default(),
+                None => inner
+                    .tools
+                    .entry(service.to_owned())
+                    .or_insert_with(|| ServiceTools {
+                        service: op.service.name.clone(),
+                        tenant: op.tenant.clone(),
+                        ..ServiceTools::default()
+                    }),
             };
             tools.insert(name, stats);
         }
@@ -482,7 +539,9 @@ impl LiveStore {
                 }
                 let key: Arc<str> = Arc::from(id);
                 let mut view = SessionView {
-                    id: id.to_owned(),
+                    // The key without its tenant prefix.
+                    id: op.session.as_deref().unwrap_or(id).to_owned(),
+                    tenant: op.tenant.clone(),
                     service: String::new(),
                     client: None,
                     first_seen_ms: now_ms,
@@ -513,26 +572,29 @@ impl LiveStore {
         }
     }
 
-    /// Servers seen within the age limit.
-    pub fn servers(&self) -> Vec<ServerView> {
-        let mut servers: Vec<ServerView> = self.lock().servers.values().cloned().collect();
+    /// Servers seen within the age limit, as `viewer` may see them.
+    pub fn servers(&self, viewer: &Viewer) -> Vec<ServerView> {
+        let mut servers: Vec<ServerView> = self
+            .lock()
+            .servers
+            .values()
+            .filter(|s| viewer.sees(s.tenant.as_ref()))
+            .cloned()
+            .collect();
         servers.sort_by(|a, b| a.service.cmp(&b.service));
         servers
     }
 
     /// Per server × tool: stats over the last `minutes` minutes at `now_ms`, and calls per
     /// minute over the last 15 minutes (oldest first).
-    pub fn tools(&self, minutes: u64, now_ms: u64) -> Vec<(String, String, WindowStats, Vec<u64>)> {
+    pub fn tools(&self, viewer: &Viewer, minutes: u64, now_ms: u64) -> Vec<ToolRow> {
         let now_minute = now_ms / 60_000;
         let inner = self.lock();
         inner
             .tools
-            .iter()
-            .flat_map(|(service, tools)| {
-                tools
-                    .iter()
-                    .map(move |(tool, stats)| (service, tool, stats))
-            })
+            .values()
+            .filter(|tools| viewer.sees(tools.tenant.as_ref()))
+            .flat_map(|tools| tools.iter().map(move |(tool, stats)| (tools, tool, stats)))
             .map(|(service, tool, stats)| {
                 let mut calls = 0;
                 let mut errors = 0;
@@ -561,7 +623,13 @@ impl LiveStore {
                     p95_ms: quantile(&buckets, 0.95),
                     p99_ms: quantile(&buckets, 0.99),
                 };
-                (service.clone(), tool.to_owned(), window, trend)
+                ToolRow {
+                    tenant: service.tenant.clone(),
+                    service: service.service.clone(),
+                    tool: tool.to_owned(),
+                    window,
+                    trend,
+                }
             })
             .collect()
     }
@@ -593,17 +661,19 @@ impl LiveStore {
             .collect()
     }
 
-    /// Sessions, most recently active first.
-    pub fn sessions(&self) -> Vec<SessionView> {
+    /// Sessions `viewer` may see, most recently active first.
+    pub fn sessions(&self, viewer: &Viewer) -> Vec<SessionView> {
         let mut sessions: Vec<SessionView> = self
             .lock()
             .sessions
             .values()
+            .filter(|s| viewer.sees(s.view.tenant.as_ref()))
             .map(|s| {
                 let v = &s.view;
                 // Without its recent calls: the list shows sessions, not their calls.
                 SessionView {
                     id: v.id.clone(),
+                    tenant: v.tenant.clone(),
                     service: v.service.clone(),
                     client: v.client.clone(),
                     first_seen_ms: v.first_seen_ms,
@@ -618,9 +688,18 @@ impl LiveStore {
         sessions
     }
 
-    /// One session with its recent calls.
-    pub fn session(&self, id: &str) -> Option<SessionView> {
-        self.lock().sessions.get(id).map(|s| s.view.clone())
+    /// One session with its recent calls, if `viewer` may see it.
+    pub fn session(&self, viewer: &Viewer, id: &str) -> Option<SessionView> {
+        let inner = self.lock();
+        match viewer {
+            Viewer::Tenant(tenant) => inner.sessions.get(scoped(Some(tenant), id).as_ref()),
+            // An operator may not know the tenant: the untenanted key first, then a scan.
+            Viewer::All => inner
+                .sessions
+                .get(id)
+                .or_else(|| inner.sessions.values().find(|s| s.view.id == id)),
+        }
+        .map(|s| s.view.clone())
     }
 }
 
@@ -663,6 +742,7 @@ mod tests {
             request_bytes: None,
             response_bytes: None,
             dialect: DialectId::Semconv,
+            tenant: None,
         }
     }
 
@@ -682,7 +762,11 @@ mod tests {
     }
 
     fn session_ids(store: &LiveStore) -> Vec<String> {
-        store.sessions().into_iter().map(|s| s.id).collect()
+        store
+            .sessions(&Viewer::All)
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
     }
 
     const T0: u64 = 1_700_000_000_000;
@@ -722,7 +806,7 @@ mod tests {
         );
         assert_eq!(evicted(&telemetry, "sessions"), 1);
         store.record(vec![op("svc", "add", Some("a"), false)], T0 + 4);
-        let a = store.session("a").unwrap();
+        let a = store.session(&Viewer::All, "a").unwrap();
         assert_eq!((a.operations, a.errors), (3, 1));
         assert_eq!((a.first_seen_ms, a.last_seen_ms), (T0, T0 + 4));
         assert_eq!(a.service, "svc");
@@ -750,9 +834,9 @@ mod tests {
             .collect();
         store.record(batch, T0);
         let mut tools: Vec<(String, u64)> = store
-            .tools(60, T0)
+            .tools(&Viewer::All, 60, T0)
             .into_iter()
-            .map(|(_, tool, w, _)| (tool, w.calls))
+            .map(|row| (row.tool, row.window.calls))
             .collect();
         tools.sort();
         // "" (the whole service), a and b: c is one too many.
@@ -775,12 +859,16 @@ mod tests {
         assert_eq!(store.all_operations().len(), 2);
         assert!(store.errors(|_| true).is_empty());
         assert_eq!(session_ids(&store), ["s2"]);
-        let servers: Vec<String> = store.servers().into_iter().map(|s| s.service).collect();
+        let servers: Vec<String> = store
+            .servers(&Viewer::All)
+            .into_iter()
+            .map(|s| s.service)
+            .collect();
         assert_eq!(servers, ["new"]);
         let tools: Vec<String> = store
-            .tools(60, later)
+            .tools(&Viewer::All, 60, later)
             .into_iter()
-            .map(|(service, tool, _, _)| format!("{service}/{tool}"))
+            .map(|row| format!("{}/{}", row.service, row.tool))
             .collect();
         assert_eq!(tools.len(), 2, "{tools:?}");
         assert!(tools.iter().all(|t| t.starts_with("new/")), "{tools:?}");
@@ -789,7 +877,7 @@ mod tests {
         assert_eq!(evicted(&telemetry, "sessions"), 1);
         // The forgotten server's tool slots are free again.
         store.record(vec![op("new", "z", None, false)], later);
-        assert_eq!(store.tools(60, later).len(), 3);
+        assert_eq!(store.tools(&Viewer::All, 60, later).len(), 3);
         assert_eq!(evicted(&telemetry, "tools"), 0);
     }
 

@@ -228,6 +228,7 @@ impl Recogniser {
             request_bytes: reading.request_bytes,
             response_bytes: reading.response_bytes,
             dialect,
+            tenant: None,
         })
     }
 }
@@ -368,7 +369,12 @@ pub async fn run_stage(
             telemetry.pipeline_processed(batch.spans as u64);
             continue;
         }
-        let recognised = recogniser.recognise_request(&batch.request);
+        let mut recognised = recogniser.recognise_request(&batch.request);
+        if let Some(tenant) = &batch.tenant {
+            for operation in &mut recognised.operations {
+                operation.tenant = Some(tenant.clone());
+            }
+        }
         let now = tokio::time::Instant::now();
         for operation in &recognised.operations {
             telemetry.operation_recognised(operation.dialect.as_str(), operation.side.as_str());

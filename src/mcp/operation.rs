@@ -322,6 +322,8 @@ pub struct Operation {
     pub response_bytes: Option<u64>,
     /// Which instrumentation it came from.
     pub dialect: DialectId,
+    /// The tenant of the token the spans came with (`receivers.otlp.auth`), if any.
+    pub tenant: Option<Arc<str>>,
 }
 
 /// The client's self-description from `initialize`.

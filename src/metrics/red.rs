@@ -60,10 +60,10 @@ pub const SPANMETRICS_BUCKETS_MS: &[f64] = &[
 // === label sets ===
 
 /// Labels of the operation-duration histograms: service, method, tool, prompt,
-/// resource, error type, protocol version (in one buffer), and the transport.
+/// resource, error type, protocol version, tenant (in one buffer), and the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationKey {
-    values: LabelValues<7>,
+    values: LabelValues<8>,
     transport: &'static str,
 }
 
@@ -78,10 +78,11 @@ pub struct OperationKeyRef<'a> {
     error_type: &'a str,
     transport: &'static str,
     protocol: &'a str,
+    tenant: &'a str,
 }
 
 impl OperationKeyRef<'_> {
-    fn values(&self) -> [&str; 7] {
+    fn values(&self) -> [&str; 8] {
         [
             self.service,
             self.method,
@@ -90,6 +91,7 @@ impl OperationKeyRef<'_> {
             self.resource,
             self.error_type,
             self.protocol,
+            self.tenant,
         ]
     }
 }
@@ -123,6 +125,7 @@ impl EncodeLabelSet for OperationKey {
                 ("error_type", v(5)),
                 ("network_transport", self.transport),
                 ("mcp_protocol_version", v(6)),
+                ("tenant", v(7)),
             ],
         )
     }
@@ -162,25 +165,26 @@ macro_rules! string_key {
 
 string_key!(
     /// Labels of `mcp_payload_bytes`.
-    PayloadKey, PayloadKeyRef, 3 { service => "service_name", method => "mcp_method_name", direction => "direction" }
+    PayloadKey, PayloadKeyRef, 4 { service => "service_name", method => "mcp_method_name", direction => "direction", tenant => "tenant" }
 );
 string_key!(
     /// Labels of `mcp_server_session_duration_seconds`.
-    SessionDurationKey, SessionDurationKeyRef, 4 { service => "service_name", transport => "network_transport", protocol => "mcp_protocol_version", error_type => "error_type" }
+    SessionDurationKey, SessionDurationKeyRef, 5 { service => "service_name", transport => "network_transport", protocol => "mcp_protocol_version", error_type => "error_type", tenant => "tenant" }
 );
 string_key!(
     /// Labels of `mcp_session_operations_total`.
-    SessionOpsKey, SessionOpsKeyRef, 2 { service => "service_name", session => "mcp_session_id" }
+    SessionOpsKey, SessionOpsKeyRef, 3 { service => "service_name", session => "mcp_session_id", tenant => "tenant" }
 );
 string_key!(
     /// Labels of `mcp_sessions_active`.
-    ServiceKey, ServiceKeyRef, 1 { service => "service_name" }
+    ServiceKey, ServiceKeyRef, 2 { service => "service_name", tenant => "tenant" }
 );
 
 /// Labels of the spanmetrics-compatible families.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanKey {
     service: String,
+    tenant: String,
     span_name: String,
     kind: &'static str,
     status: &'static str,
@@ -191,6 +195,7 @@ pub struct SpanKey {
 #[derive(Debug, Clone, Copy, Hash)]
 pub struct SpanKeyRef<'a> {
     service: &'a str,
+    tenant: &'a str,
     method: &'a str,
     target: &'a str,
     kind: &'static str,
@@ -209,12 +214,17 @@ impl SeriesKey for SpanKey {
                 && self.span_name.ends_with(o.target)
                 && self.span_name.as_bytes()[o.method.len()] == b' '
         };
-        name_matches && self.service == o.service && self.kind == o.kind && self.status == o.status
+        name_matches
+            && self.service == o.service
+            && self.tenant == o.tenant
+            && self.kind == o.kind
+            && self.status == o.status
     }
 
     fn to_owned_key(o: &SpanKeyRef<'_>) -> Self {
         SpanKey {
             service: o.service.to_owned(),
+            tenant: o.tenant.to_owned(),
             span_name: if o.target.is_empty() {
                 o.method.to_owned()
             } else {
@@ -235,6 +245,7 @@ impl EncodeLabelSet for SpanKey {
                 ("span_name", &self.span_name),
                 ("span_kind", self.kind),
                 ("status_code", self.status),
+                ("tenant", &self.tenant),
             ],
         )
     }
@@ -346,6 +357,7 @@ impl RedMetrics {
     /// Aggregates one operation, received at `now`.
     pub fn record(&mut self, op: &Operation, now: Instant, telemetry: &Telemetry) {
         let admitted = self.limits.admit(op, telemetry);
+        let tenant = op.tenant.as_deref().unwrap_or("");
         let (tool, prompt, resource) = match op.target.as_ref().map(|t| t.kind) {
             Some(TargetKind::Tool) => (admitted.target, "", ""),
             Some(TargetKind::Prompt) => ("", admitted.target, ""),
@@ -361,6 +373,7 @@ impl RedMetrics {
             error_type: admitted.error_type,
             transport: op.transport.as_str(),
             protocol: admitted.protocol,
+            tenant,
         };
         let seconds = op.duration_nanos as f64 / 1e9;
         let exemplar = TraceExemplar {
@@ -397,6 +410,7 @@ impl RedMetrics {
                 service: admitted.service,
                 method: admitted.method,
                 direction,
+                tenant,
             };
             let make = || Histogram::new(PAYLOAD_BUCKETS.iter().copied());
             let histogram = match self.payload.get_or_create(&key, room, make) {
@@ -407,6 +421,7 @@ impl RedMetrics {
                         service: OTHER,
                         method: OTHER,
                         direction,
+                        tenant,
                     };
                     match self.payload.get_or_create(&other, true, make) {
                         Some(h) => h,
@@ -421,6 +436,7 @@ impl RedMetrics {
             self.record_session(
                 admitted.service,
                 session,
+                op.tenant.as_ref(),
                 op.transport.as_str(),
                 admitted.protocol,
                 now,
@@ -431,6 +447,7 @@ impl RedMetrics {
         if self.spanmetrics {
             let key = SpanKeyRef {
                 service: admitted.service,
+                tenant,
                 method: admitted.method,
                 target: admitted.target,
                 kind: match op.side {
@@ -472,10 +489,12 @@ impl RedMetrics {
         telemetry.series_used(self.series());
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record_session(
         &mut self,
         service: &str,
         session: &str,
+        tenant_of: Option<&std::sync::Arc<str>>,
         transport: &'static str,
         protocol: &str,
         now: Instant,
@@ -483,15 +502,17 @@ impl RedMetrics {
     ) {
         let touch = self
             .sessions
-            .touch(service, session, transport, protocol, now);
+            .touch(service, session, tenant_of, transport, protocol, now);
+        let tenant = tenant_of.map_or("", |t| &**t);
         if !touch.tracked {
             telemetry.series_overflow("mcp_session_id");
         }
         if touch.opened {
-            if let Some(gauge) =
-                self.sessions_active
-                    .get_or_create(&ServiceKeyRef { service }, true, Gauge::default)
-            {
+            if let Some(gauge) = self.sessions_active.get_or_create(
+                &ServiceKeyRef { service, tenant },
+                true,
+                Gauge::default,
+            ) {
                 gauge.inc();
             }
         }
@@ -499,6 +520,7 @@ impl RedMetrics {
         let key = SessionOpsKeyRef {
             service,
             session: session_label,
+            tenant,
         };
         // Named series are bounded by sessions.top per service; "other" by the services cap.
         if let Some(counter) = self.session_ops.get_or_create(&key, true, Counter::default) {
@@ -509,11 +531,13 @@ impl RedMetrics {
     /// Closes idle sessions: observes their durations and removes their series.
     pub fn sweep(&mut self, now: Instant, telemetry: &Telemetry) {
         for closed in self.sessions.sweep(now) {
+            let tenant = closed.tenant.as_deref().unwrap_or("");
             let key = SessionDurationKeyRef {
                 service: &closed.service,
                 transport: closed.transport,
                 protocol: &closed.protocol,
                 error_type: "",
+                tenant,
             };
             let make = || Histogram::new(SESSION_BUCKETS.iter().copied());
             if let Some(histogram) = self.session_duration.get_or_create(&key, true, make) {
@@ -523,11 +547,13 @@ impl RedMetrics {
                 self.session_ops.remove(&SessionOpsKeyRef {
                     service: &closed.service,
                     session: &closed.session,
+                    tenant,
                 });
             }
             // The gauge stays (at 0 when idle): "no active session" is an answer too.
             let service = ServiceKeyRef {
                 service: &closed.service,
+                tenant,
             };
             if let Some(gauge) = self
                 .sessions_active
@@ -551,6 +577,8 @@ fn overflow_key<'a>(key: &OperationKeyRef<'a>) -> OperationKeyRef<'a> {
         error_type: other_if(key.error_type),
         transport: key.transport,
         protocol: other_if(key.protocol),
+        // Overflow stays per tenant: tenants come from the token file, so they are few.
+        tenant: key.tenant,
     }
 }
 
@@ -681,6 +709,7 @@ mod tests {
             request_bytes: Some(300),
             response_bytes: None,
             dialect: DialectId::Semconv,
+            tenant: None,
         }
     }
 

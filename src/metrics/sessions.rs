@@ -9,6 +9,7 @@
 //! Time is the arrival time at mcpcol, from a monotonic clock, not the spans' clocks.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -24,6 +25,7 @@ struct Session {
     transport: &'static str,
     protocol: String,
     named: bool,
+    tenant: Option<Arc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +50,8 @@ pub struct Touch {
 pub struct Closed {
     /// `service_name` (already capped).
     pub service: String,
+    /// The tenant of the session's spans.
+    pub tenant: Option<Arc<str>>,
     /// The session id.
     pub session: String,
     /// `network_transport`.
@@ -92,15 +96,18 @@ impl SessionTracker {
         self.services.get(service).map_or(0, |s| s.sessions.len())
     }
 
-    /// Records an operation of `session` at `now`.
+    /// Records an operation of `session` (of `tenant`, when tokens name tenants) at `now`.
     pub fn touch(
         &mut self,
         service: &str,
         session: &str,
+        tenant: Option<&Arc<str>>,
         transport: &'static str,
         protocol: &str,
         now: Instant,
     ) -> Touch {
+        let key = scoped(tenant, session);
+        let session = key.as_ref();
         if let Some(known) = self
             .services
             .get_mut(service)
@@ -135,6 +142,7 @@ impl SessionTracker {
                 transport,
                 protocol: protocol.to_owned(),
                 named,
+                tenant: tenant.cloned(),
             },
         );
         self.active += 1;
@@ -154,9 +162,11 @@ impl SessionTracker {
                 if now.saturating_duration_since(session.last_seen) < idle {
                     return true;
                 }
+                let unscoped = session.tenant.as_ref().map_or(0, |t| t.len() + 1);
                 closed.push(Closed {
                     service: service.clone(),
-                    session: id.clone(),
+                    tenant: session.tenant.clone(),
+                    session: id.get(unscoped..).unwrap_or(id).to_owned(),
                     transport: session.transport,
                     protocol: std::mem::take(&mut session.protocol),
                     duration: session.last_seen.saturating_duration_since(session.started),
@@ -176,6 +186,15 @@ impl SessionTracker {
     }
 }
 
+/// A session's key: its id, prefixed with its tenant (and a unit separator) when it has
+/// one, so two tenants' sessions never merge.
+pub fn scoped<'a>(tenant: Option<&Arc<str>>, id: &'a str) -> std::borrow::Cow<'a, str> {
+    match tenant {
+        None => std::borrow::Cow::Borrowed(id),
+        Some(tenant) => std::borrow::Cow::Owned(format!("{tenant}\u{1f}{id}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,7 +204,7 @@ mod tests {
         let mut tracker = SessionTracker::new(3, 1, Duration::from_secs(60));
         let t0 = Instant::now();
         assert_eq!(
-            tracker.touch("svc", "a", "", "", t0),
+            tracker.touch("svc", "a", None, "", "", t0),
             Touch {
                 opened: true,
                 named: true,
@@ -193,7 +212,7 @@ mod tests {
             }
         );
         assert_eq!(
-            tracker.touch("svc", "b", "", "", t0),
+            tracker.touch("svc", "b", None, "", "", t0),
             Touch {
                 opened: true,
                 named: false,
@@ -201,9 +220,9 @@ mod tests {
             },
             "only one named series per service"
         );
-        tracker.touch("svc", "c", "", "", t0);
+        tracker.touch("svc", "c", None, "", "", t0);
         assert_eq!(
-            tracker.touch("svc", "d", "", "", t0),
+            tracker.touch("svc", "d", None, "", "", t0),
             Touch {
                 opened: false,
                 named: false,
@@ -212,7 +231,7 @@ mod tests {
             "max_active reached"
         );
         tokio::time::advance(Duration::from_secs(30)).await;
-        tracker.touch("svc", "a", "", "", Instant::now());
+        tracker.touch("svc", "a", None, "", "", Instant::now());
         tokio::time::advance(Duration::from_secs(45)).await;
         let mut closed = tracker.sweep(Instant::now());
         closed.sort_by(|x, y| x.session.cmp(&y.session));
@@ -230,7 +249,9 @@ mod tests {
         assert_eq!(closed[0].duration, Duration::from_secs(30));
         assert!(closed[0].named);
         assert!(
-            tracker.touch("svc", "e", "", "", Instant::now()).named,
+            tracker
+                .touch("svc", "e", None, "", "", Instant::now())
+                .named,
             "the freed slot is taken by the next session"
         );
     }

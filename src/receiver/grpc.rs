@@ -36,6 +36,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{Receiver, Refusal};
+use crate::auth::Tenant;
 use crate::listener::Listener;
 use crate::telemetry::{RefusalReason, Transport};
 use crate::trimmed::TraceRequest;
@@ -57,6 +58,7 @@ pub trait GrpcSignal: Send + Sync + 'static {
         receiver: &Receiver,
         request: Self::Request,
         raw: Bytes,
+        tenant: Tenant,
     ) -> Result<Self::Response, Status>;
 }
 
@@ -84,8 +86,9 @@ impl GrpcSignal for Traces {
         receiver: &Receiver,
         request: Self::Request,
         raw: Bytes,
+        tenant: Tenant,
     ) -> Result<Self::Response, Status> {
-        match receiver.export_traces(Transport::Grpc, request, raw) {
+        match receiver.export_traces(Transport::Grpc, request, raw, tenant) {
             Ok(accepted) => Ok(ExportTraceServiceResponse {
                 partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: accepted.rejected,
@@ -111,6 +114,7 @@ impl GrpcSignal for Logs {
         receiver: &Receiver,
         request: Self::Request,
         _raw: Bytes,
+        _tenant: Tenant,
     ) -> Result<Self::Response, Status> {
         let accepted = receiver.export_logs(Transport::Grpc, request);
         Ok(ExportLogsServiceResponse {
@@ -136,6 +140,7 @@ impl GrpcSignal for Metrics {
         receiver: &Receiver,
         request: Self::Request,
         _raw: Bytes,
+        _tenant: Tenant,
     ) -> Result<Self::Response, Status> {
         receiver.export_metrics(Transport::Grpc, &request);
         Ok(ExportMetricsServiceResponse {
@@ -211,15 +216,16 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let receiver = self.receiver.clone();
         let limit = self.max_message_bytes;
         Box::pin(async move {
             let authorization = request.headers().get(http::header::AUTHORIZATION);
-            if let Err(message) =
-                receiver.authorize(Transport::Grpc, authorization.map(|v| v.as_bytes()))
-            {
-                return Ok(Status::unauthenticated(message).into_http());
+            match receiver.authorize(Transport::Grpc, authorization.map(|v| v.as_bytes())) {
+                Ok(tenant) => {
+                    request.extensions_mut().insert(TenantOf(tenant));
+                }
+                Err(message) => return Ok(Status::unauthenticated(message).into_http()),
             }
             if request.uri().path() != S::PATH {
                 return Ok(Status::unimplemented(format!(
@@ -281,6 +287,11 @@ fn resource_exhausted_for_oversize(
     Status::resource_exhausted(message).into_http()
 }
 
+/// The caller's tenant, carried from the token check to the call in the request's
+/// extensions.
+#[derive(Clone)]
+struct TenantOf(Tenant);
+
 struct ExportCall<S> {
     receiver: Arc<Receiver>,
     _signal: PhantomData<S>,
@@ -291,9 +302,15 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
     type Future = std::future::Ready<Result<tonic::Response<S::Response>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let tenant = request
+            .extensions()
+            .get::<TenantOf>()
+            .and_then(|t| t.0.clone());
         let body = request.into_inner();
         let result = match S::decode(body.clone()) {
-            Ok(decoded) => S::export(&self.receiver, decoded, body).map(tonic::Response::new),
+            Ok(decoded) => {
+                S::export(&self.receiver, decoded, body, tenant).map(tonic::Response::new)
+            }
             Err(err) => {
                 let message = format!(
                     "cannot decode the {} request as protobuf: {err}",

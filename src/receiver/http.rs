@@ -42,6 +42,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::limits::{decompress_capped, ContentEncoding, DecompressError};
 use super::otlp_json::{self, JsonDecodeError};
 use super::{Accepted, Receiver, Refusal};
+use crate::auth::Tenant;
 use crate::telemetry::{RefusalReason, Transport};
 use crate::trimmed::TraceRequest;
 
@@ -97,7 +98,11 @@ trait HttpSignal: Send + Sync + 'static {
     /// Decodes an OTLP/JSON body.
     fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError>;
     /// Hands the request to the receiver; the answer as protobuf and as JSON.
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal>;
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        tenant: Tenant,
+    ) -> Result<Answer, Refusal>;
 }
 
 /// Decodes a whole protobuf message (logs, metrics).
@@ -145,8 +150,12 @@ impl HttpSignal for Traces {
         })
     }
 
-    fn export(receiver: &Receiver, (request, raw): Self::Request) -> Result<Answer, Refusal> {
-        let accepted = receiver.export_traces(Transport::Http, request, raw)?;
+    fn export(
+        receiver: &Receiver,
+        (request, raw): Self::Request,
+        tenant: Tenant,
+    ) -> Result<Answer, Refusal> {
+        let accepted = receiver.export_traces(Transport::Http, request, raw, tenant)?;
         let response = ExportTraceServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
                 rejected_spans: accepted.rejected,
@@ -172,7 +181,11 @@ impl HttpSignal for Logs {
         otlp_json::decode_logs(body)
     }
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _tenant: Tenant,
+    ) -> Result<Answer, Refusal> {
         let accepted = receiver.export_logs(Transport::Http, request);
         let response = ExportLogsServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportLogsPartialSuccess {
@@ -199,7 +212,11 @@ impl HttpSignal for Metrics {
         otlp_json::decode_metrics(body)
     }
 
-    fn export(receiver: &Receiver, request: Self::Request) -> Result<Answer, Refusal> {
+    fn export(
+        receiver: &Receiver,
+        request: Self::Request,
+        _tenant: Tenant,
+    ) -> Result<Answer, Refusal> {
         let accepted = receiver.export_metrics(Transport::Http, &request);
         Ok(Answer {
             protobuf: ExportMetricsServiceResponse {
@@ -240,21 +257,24 @@ async fn export<S: HttpSignal>(
     let receiver = &state.receiver;
     let limit = state.max_body_bytes;
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    if let Err(message) = receiver.authorize(Transport::Http, authorization) {
-        let encoding = Encoding::from_content_type(headers.get(header::CONTENT_TYPE))
-            .unwrap_or(Encoding::Protobuf);
-        let mut response = status_response(
-            encoding,
-            StatusCode::UNAUTHORIZED,
-            Code::Unauthenticated,
-            message.to_owned(),
-            None,
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
-    }
+    let tenant = match receiver.authorize(Transport::Http, authorization) {
+        Ok(tenant) => tenant,
+        Err(message) => {
+            let encoding = Encoding::from_content_type(headers.get(header::CONTENT_TYPE))
+                .unwrap_or(Encoding::Protobuf);
+            let mut response = status_response(
+                encoding,
+                StatusCode::UNAUTHORIZED,
+                Code::Unauthenticated,
+                message.to_owned(),
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
     let Some(encoding) = Encoding::from_content_type(headers.get(header::CONTENT_TYPE)) else {
         let message = format!(
             "Content-Type {:?} is not OTLP; use {PROTOBUF} or {JSON}",
@@ -352,7 +372,7 @@ async fn export<S: HttpSignal>(
             )
         }
     };
-    match S::export(receiver, request) {
+    match S::export(receiver, request, tenant) {
         Ok(answer) => {
             let body = match encoding {
                 Encoding::Protobuf => answer.protobuf,

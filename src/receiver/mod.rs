@@ -305,6 +305,7 @@ impl Receiver {
         transport: Transport,
         mut request: TraceRequest,
         mut raw: Bytes,
+        tenant: crate::auth::Tenant,
     ) -> Result<Accepted, Refusal> {
         if let Some(message) = self.memory.as_ref().and_then(|gate| gate.check()) {
             let spans = request.span_count() as u64;
@@ -398,7 +399,7 @@ impl Receiver {
                     .exporter_queue_size(queue.name(), queue.len());
             }
         }
-        analysis.push(request).map_err(refuse)?;
+        analysis.push(request, tenant).map_err(refuse)?;
         self.telemetry.spans_accepted(transport, spans as u64);
         let accepted = partial(&rejections, "spans");
         if accepted.rejected > 0 {
