@@ -528,6 +528,21 @@ where
                 .serve_connection(TokioIo::new(connection), TowerToHyperService::new(service));
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(listener = name, %peer, %err, "connection ended with an error");
+                // What hyper refused before a request reached us is counted too.
+                if let Some(err) = err.downcast_ref::<hyper::Error>() {
+                    let reason = if err.is_timeout() {
+                        Some("header_timeout")
+                    } else if err.is_parse_too_large() {
+                        Some("headers_too_large")
+                    } else if err.is_parse() {
+                        Some("malformed_request")
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = reason {
+                        telemetry.listener_connection_refused(name, reason, 0);
+                    }
+                }
             }
         });
     }

@@ -195,8 +195,9 @@ impl Defences {
         );
         registry.register(
             "mcpcol_listener_refused_connections",
-            "Connections closed before serving, by listener and reason \
-             (max_connections, tls_handshake, handshake_timeout)",
+            "Connections closed before a request was served, by listener and reason \
+             (max_connections, tls_handshake, handshake_timeout, header_timeout, \
+             headers_too_large, malformed_request)",
             defences.connections_refused.clone(),
         );
         registry.register(
@@ -790,7 +791,14 @@ impl Telemetry {
         let _ = d
             .request_timeouts
             .get_or_create(&ListenerLabels { listener });
-        for reason in ["max_connections", "tls_handshake", "handshake_timeout"] {
+        for reason in [
+            "max_connections",
+            "tls_handshake",
+            "handshake_timeout",
+            "header_timeout",
+            "headers_too_large",
+            "malformed_request",
+        ] {
             let _ = d
                 .connections_refused
                 .get_or_create(&ListenerReasonLabels { listener, reason });

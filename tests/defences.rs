@@ -310,6 +310,23 @@ async fn slowloris_cannot_hold_the_listener() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let timeouts = "mcpcol_listener_refused_connections_total{listener=\"otlp_http\",reason=\"header_timeout\"}";
+    assert_eq!(mcpcol.scrape().await.value(timeouts), 20.0);
+
+    // A head with more than 100 headers is refused (431) and counted.
+    let mut head = String::from("POST /v1/traces HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..200 {
+        head.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    head.push_str("content-length: 0\r\n\r\n");
+    let mut stream = TcpStream::connect(http).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let too_large = "mcpcol_listener_refused_connections_total{listener=\"otlp_http\",reason=\"headers_too_large\"}";
+    assert_eq!(mcpcol.scrape().await.value(too_large), 1.0);
 }
 
 #[tokio::test]
