@@ -80,6 +80,7 @@ pub struct Collector {
 struct Reloadable {
     tokens: Vec<(crate::auth::AuthConfig, &'static str, crate::auth::Tokens)>,
     tls: Vec<Arc<ServerTls>>,
+    exporters: Vec<crate::export::ReloadableSender>,
 }
 
 impl Reloadable {
@@ -102,6 +103,11 @@ impl Reloadable {
         }
         for tls in &self.tls {
             if let Err(problem) = tls.reload() {
+                failed.push(problem.to_string());
+            }
+        }
+        for exporter in self.exporters.iter().filter(|e| e.uses_tls_files()) {
+            if let Err(problem) = exporter.reload() {
                 failed.push(problem.to_string());
             }
         }
@@ -225,6 +231,12 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         Protocols::Http1And2,
     )?;
     let admin_tls = tls(&config.metrics.tls, "metrics.tls", Protocols::Http1And2)?;
+    let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
+    let (red, red_collector) = RedMetrics::new(&config.metrics);
+    telemetry.register_collector(Box::new(red_collector));
+    let telemetry = Arc::new(telemetry);
+    let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
+    let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
     let reloadable = Reloadable {
         tokens: vec![
             (
@@ -243,13 +255,8 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             .flatten()
             .cloned()
             .collect(),
+        exporters: exporters.senders(),
     };
-    let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
-    let (red, red_collector) = RedMetrics::new(&config.metrics);
-    telemetry.register_collector(Box::new(red_collector));
-    let telemetry = Arc::new(telemetry);
-    let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
-    let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
     let shutdown = CancellationToken::new();
     let memory_gate = receiver::memory_limit::start(
         config.service.memory_limit_mib,

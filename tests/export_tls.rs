@@ -87,3 +87,64 @@ async fn tls_with_a_private_ca_and_headers() {
     let scrape = untrusting.scrape().await;
     assert_eq!(scrape.value("mcpcol_exporter_send_failed_spans_total{exporter=\"jaeger\",reason=\"retries_exhausted\"}"), 2.0);
 }
+
+/// SIGHUP re-reads an exporter's CA file: an exporter that did not trust the sink starts
+/// delivering once the right CA is in place, and the spans it held are not lost.
+#[tokio::test]
+async fn sighup_reloads_exporter_certificates() {
+    let (trusted, other) = (Certs::generate(), Certs::generate());
+    let tls_sink = Sink::default();
+    let (addr, _task) = sink::start_tls(
+        tls_sink.clone(),
+        &trusted.read("server.pem"),
+        &trusted.read("server.key"),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::copy(other.path("ca.pem"), &ca).unwrap();
+    let mcpcol = common::process::start(
+        &[
+            "--set",
+            &format!(
+                "exporters.jaeger.endpoint=https://localhost:{}",
+                addr.port()
+            ),
+            "--set",
+            &format!("exporters.jaeger.tls.ca_file={}", ca.display()),
+            "--set",
+            "exporters.batch.timeout=20ms",
+            "--set",
+            "exporters.retry.initial_interval=100ms",
+            "--set",
+            "exporters.retry.max_interval=200ms",
+            "--set",
+            "exporters.retry.max_elapsed=60s",
+        ],
+        &[],
+    );
+    let mut client = TraceServiceClient::connect(format!("http://{}", mcpcol.grpc))
+        .await
+        .unwrap();
+    client.export(spans(3)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tls_sink.spans().len(), 0, "the wrong CA is trusted");
+
+    std::fs::copy(trusted.path("ca.pem"), &ca).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &mcpcol.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        tls_sink.wait_for_spans(3, Duration::from_secs(20)).await,
+        3,
+        "delivered with the reloaded CA"
+    );
+    assert_eq!(
+        common::scrape(mcpcol.admin)
+            .await
+            .value("mcpcol_reloads_total{result=\"ok\"}"),
+        1.0
+    );
+}

@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use config::{BatchConfig, ExporterKind, ExportersConfig, RetryConfig};
+use config::{BatchConfig, ExporterConfig, ExporterKind, ExportersConfig, RetryConfig};
 use queue::{ExportQueue, Taken};
 use retry::{Backoff, SendError};
 
@@ -87,6 +87,14 @@ pub enum Sender {
 }
 
 impl Sender {
+    /// Builds the client of exporter `name` (reading its TLS files).
+    fn build(name: &str, config: &ExporterConfig) -> Result<Self, ExportError> {
+        Ok(match ExporterKind::from_name(name) {
+            Some(ExporterKind::Zipkin) => Sender::Zipkin(zipkin::ZipkinSender::new(name, config)?),
+            _ => Sender::Otlp(otlp::OtlpSender::new(name, config)?),
+        })
+    }
+
     async fn send(&mut self, payload: Bytes) -> Result<Sent, SendError> {
         match self {
             Sender::Otlp(sender) => sender.send(payload).await,
@@ -95,10 +103,43 @@ impl Sender {
     }
 }
 
+/// One exporter's client, swapped whole when its certificates are reloaded; batches
+/// already sending finish with the client they started with.
+#[derive(Debug, Clone)]
+pub struct ReloadableSender {
+    name: String,
+    config: ExporterConfig,
+    current: Arc<std::sync::RwLock<Sender>>,
+}
+
+impl ReloadableSender {
+    fn current(&self) -> Sender {
+        // ok: a poisoned lock still holds a valid client.
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether the exporter reads TLS files (else a reload has nothing to do).
+    pub fn uses_tls_files(&self) -> bool {
+        let tls = &self.config.tls;
+        tls.ca_file.is_some() || tls.cert_file.is_some() || tls.key_file.is_some()
+    }
+
+    /// Rebuilds the client from the files; on error the client in use stays.
+    pub fn reload(&self) -> Result<(), ExportError> {
+        let fresh = Sender::build(&self.name, &self.config)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+}
+
 /// The running exporters.
 #[derive(Debug, Default)]
 pub struct Exporters {
     queues: Vec<Arc<ExportQueue>>,
+    senders: Vec<ReloadableSender>,
     workers: Vec<JoinHandle<()>>,
     hard_stop: CancellationToken,
 }
@@ -117,11 +158,10 @@ impl Exporters {
                 .retry
                 .clone()
                 .unwrap_or_else(|| config.retry.clone());
-            let sender = match ExporterKind::from_name(name) {
-                Some(ExporterKind::Zipkin) => {
-                    Sender::Zipkin(zipkin::ZipkinSender::new(name, exporter)?)
-                }
-                _ => Sender::Otlp(otlp::OtlpSender::new(name, exporter)?),
+            let sender = ReloadableSender {
+                name: name.clone(),
+                config: exporter.clone(),
+                current: Arc::new(std::sync::RwLock::new(Sender::build(name, exporter)?)),
             };
             let (queue, recovered) =
                 ExportQueue::open(name, queue_config, exporter.queue.is_none()).map_err(
@@ -157,6 +197,7 @@ impl Exporters {
                 persistent = queue.is_persistent(),
                 "exporter started"
             );
+            exporters.senders.push(sender.clone());
             let worker = tokio::spawn(run_worker(
                 queue.clone(),
                 sender,
@@ -169,6 +210,11 @@ impl Exporters {
             exporters.workers.push(worker);
         }
         Ok(exporters)
+    }
+
+    /// Every exporter's client, for reloading certificates.
+    pub fn senders(&self) -> Vec<ReloadableSender> {
+        self.senders.clone()
     }
 
     /// The queues the receivers fill.
@@ -230,7 +276,7 @@ async fn batch_ready(queue: &ExportQueue, idle: bool, max_spans: u64, timeout: D
 
 async fn run_worker(
     queue: Arc<ExportQueue>,
-    sender: Sender,
+    sender: ReloadableSender,
     batch_config: BatchConfig,
     retry: RetryConfig,
     telemetry: Arc<Telemetry>,
@@ -344,7 +390,7 @@ async fn run_worker(
 /// Sends a batch's payloads in order; returns the spans not sent because the shutdown
 /// deadline passed (0 when all were sent or definitively failed, which is counted).
 async fn send_batch(
-    mut sender: Sender,
+    reloadable: ReloadableSender,
     name: String,
     payloads: Vec<batch::Payload>,
     retry: RetryConfig,
@@ -352,9 +398,18 @@ async fn send_batch(
     hard_stop: CancellationToken,
 ) -> u64 {
     let mut unsent = 0u64;
+    let mut sender = reloadable.current();
     for payload in payloads {
         if unsent > 0
-            || !send_with_retry(&mut sender, &name, &payload, &retry, &telemetry, &hard_stop).await
+            || !send_with_retry(
+                (&mut sender, &reloadable),
+                &name,
+                &payload,
+                &retry,
+                &telemetry,
+                &hard_stop,
+            )
+            .await
         {
             unsent += payload.spans;
         }
@@ -365,7 +420,7 @@ async fn send_batch(
 /// Sends one payload, retrying retryable failures; false when stopped by the shutdown
 /// deadline (the payload then counts as not sent).
 async fn send_with_retry(
-    sender: &mut Sender,
+    (sender, reloadable): (&mut Sender, &ReloadableSender),
     name: &str,
     payload: &batch::Payload,
     retry: &RetryConfig,
@@ -411,6 +466,9 @@ async fn send_with_retry(
                         _ = tokio::time::sleep(delay) => {}
                         _ = hard_stop.cancelled() => return false,
                     }
+                    // A retry uses the client as it is now (certificates may have been
+                    // reloaded since the batch started).
+                    *sender = reloadable.current();
                 }
                 None => {
                     telemetry.exporter_failed(
