@@ -10,13 +10,17 @@ use crate::telemetry::LogFormat;
 
 /// mcpcol: an OpenTelemetry collector that understands MCP (Model Context Protocol).
 ///
-/// It receives OTLP over gRPC and HTTP and (as it grows) turns the spans of MCP
-/// servers and clients into metrics per server, tool and session.
+/// It receives OTLP over gRPC and HTTP, turns the spans of MCP servers and clients into
+/// RED metrics per server, tool and session and a live view (page, JSON API, MCP
+/// endpoint), and forwards the spans to Jaeger, Zipkin or any OTLP backend.
 ///
 /// Configuration layers, lowest to highest: defaults → --config FILE → MCPCOL_*
 /// variables → flags → --set KEY=VALUE. With no file, mcpcol listens on
 /// 127.0.0.1:4317 (OTLP/gRPC), 127.0.0.1:4318 (OTLP/HTTP) and 127.0.0.1:9464
-/// (/metrics, /health, /ready).
+/// (/metrics, /health, /ready, /api/v1, /mcp, the live page).
+///
+/// Signals: SIGTERM or SIGINT drain and stop; SIGHUP reloads bearer tokens and TLS
+/// certificates.
 #[derive(Debug, Parser)]
 #[command(name = "mcpcol", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
