@@ -54,11 +54,14 @@ pub enum RefusalReason {
     /// Memory was over the soft limit (`service.memory_limit_mib`); the client was
     /// told to retry later.
     MemoryLimited,
+    /// A persistent queue could not write the request (disk full or failing); the
+    /// client was told to retry later.
+    QueueWriteFailed,
 }
 
 impl RefusalReason {
     /// Every reason, for initialising the counters at zero.
-    pub const ALL: [RefusalReason; 7] = [
+    pub const ALL: [RefusalReason; 8] = [
         RefusalReason::Malformed,
         RefusalReason::Invalid,
         RefusalReason::TooLarge,
@@ -66,6 +69,7 @@ impl RefusalReason {
         RefusalReason::UnsupportedMediaType,
         RefusalReason::Unauthenticated,
         RefusalReason::MemoryLimited,
+        RefusalReason::QueueWriteFailed,
     ];
 
     /// The label value.
@@ -78,6 +82,7 @@ impl RefusalReason {
             RefusalReason::UnsupportedMediaType => "unsupported_media_type",
             RefusalReason::Unauthenticated => "unauthenticated",
             RefusalReason::MemoryLimited => "memory_limit",
+            RefusalReason::QueueWriteFailed => "queue_write_failed",
         }
     }
 }
@@ -308,6 +313,7 @@ pub struct Telemetry {
     exporter_queue_size: Family<ExporterLabels, Gauge>,
     exporter_queue_capacity: Family<ExporterLabels, Gauge>,
     exporter_corrupt: Family<ExporterLabels, Counter>,
+    exporter_recovered: Family<ExporterLabels, Counter>,
     exporter_batch_spans: HistogramFamily<ExporterLabels>,
     exporter_send_seconds: HistogramFamily<ExporterLabels>,
     exporter_warned: Mutex<HashSet<String>>,
@@ -456,6 +462,12 @@ impl Telemetry {
             "Damaged records found and skipped in a persistent queue",
             exporter_corrupt.clone(),
         );
+        let exporter_recovered = Family::<ExporterLabels, Counter>::default();
+        registry.register(
+            "mcpcol_exporter_recovered_spans",
+            "Spans found in a persistent queue at start (left by the last run), to be sent",
+            exporter_recovered.clone(),
+        );
         let exporter_batch_spans: HistogramFamily<ExporterLabels> =
             Family::new_with_constructor(batch_histogram);
         registry.register(
@@ -545,6 +557,7 @@ impl Telemetry {
             exporter_queue_size,
             exporter_queue_capacity,
             exporter_corrupt,
+            exporter_recovered,
             exporter_batch_spans,
             exporter_send_seconds,
             exporter_warned: Mutex::new(HashSet::new()),
@@ -659,6 +672,7 @@ impl Telemetry {
         let _ = self.exporter_sent.get_or_create(&labels);
         let _ = self.exporter_retries.get_or_create(&labels);
         let _ = self.exporter_corrupt.get_or_create(&labels);
+        let _ = self.exporter_recovered.get_or_create(&labels);
         self.exporter_queue_capacity
             .get_or_create(&labels)
             .set(i64::try_from(capacity).unwrap_or(i64::MAX));
@@ -737,6 +751,15 @@ impl Telemetry {
                 exporter: exporter.to_owned(),
             })
             .set(i64::try_from(spans).unwrap_or(i64::MAX));
+    }
+
+    /// Spans a persistent queue held at start.
+    pub fn exporter_recovered(&self, exporter: &str, spans: u64) {
+        self.exporter_recovered
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc_by(spans);
     }
 
     /// Damaged records skipped in a persistent queue.

@@ -22,8 +22,8 @@
 //!
 //! and at the downstream, by span id: everything acknowledged arrives, nothing arrives
 //! that was not sent, duplicates are counted. `recovered` (spans found in a persistent
-//! queue at start) has no metric: it is read from the "resuming the persistent queue"
-//! log line. After SIGTERM the admin listener is gone: the books are the "mcpcol
+//! queue at start) is `mcpcol_exporter_recovered_spans_total`, checked against the
+//! "resuming the persistent queue" log line. After SIGTERM the admin listener is gone: the books are the "mcpcol
 //! stopped" log line's.
 
 mod common;
@@ -415,9 +415,9 @@ async fn a_full_disk_refuses_what_it_cannot_persist_and_recovers() {
         let scrape = common::scrape(mcpcol.admin).await;
         let refused = sum(
             &scrape,
-            "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"throttled\"}",
+            "mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"queue_write_failed\"}",
         );
-        if refused >= 20 {
+        if refused >= 2000 {
             break Books::read(&scrape);
         }
         assert!(tokio::time::Instant::now() < deadline, "never refused");
@@ -454,19 +454,20 @@ async fn a_full_disk_refuses_what_it_cannot_persist_and_recovers() {
     assert_eq!((books.sent, books.failed), (10_000, 0));
     assert_eq!((received.distinct, received.duplicates()), (10_000, 0));
     assert!(downstream.missing(&outcome.acked_ids()).is_empty());
-    // Every throttled answer is counted. A refused write is counted as a refused
-    // *request* (reason throttled), not as refused spans, unlike a full queue.
-    let refused_requests = sum(
+    // Every throttled answer is counted as refused spans: a refused write with reason
+    // queue_write_failed, a full queue with reason throttled.
+    let refused_writes = sum(
         &scrape,
-        "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"throttled\"}",
-    );
+        "mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"queue_write_failed\"}",
+    ) / 100;
+    assert!(refused_writes > 0);
     assert_eq!(
-        refused_requests + books.refused / 100,
+        books.refused / 100,
         outcome.throttled,
         "throttled answers = refused writes + refused for a full queue: {books:?}"
     );
     println!(
-        "disk full: accepted {} sent {} refused writes {refused_requests} throttled answers {} \
+        "disk full: accepted {} sent {} refused writes {refused_writes} throttled answers {} \
          segment bytes when full {segment_bytes} peak RSS {peak:.1} MiB in {:.1}s",
         books.accepted,
         books.sent,
@@ -547,6 +548,14 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
         "peak RSS {first_peak:.1} and {second_peak:.1} MiB"
     );
     books.assert_balanced(recovered, true);
+    let recovered_metric = sum(
+        &common::scrape(second.admin).await,
+        &format!("mcpcol_exporter_recovered_spans_total{{exporter=\"{EXPORTER}\"}}"),
+    );
+    assert_eq!(
+        recovered_metric, recovered,
+        "the metric says what the log says"
+    );
     assert_eq!(books.accepted, 0);
     assert_eq!((books.sent, books.failed), (recovered, 0), "{books:?}");
     assert!(

@@ -172,6 +172,7 @@ impl Exporters {
                 )?;
             telemetry.exporter_registered(name, queue.capacity());
             telemetry.exporter_queue_size(name, queue.len());
+            telemetry.exporter_recovered(name, recovered.spans);
             if recovered.records > 0 || recovered.corrupt > 0 || recovered.truncated_bytes > 0 {
                 tracing::info!(
                     exporter = name.as_str(),

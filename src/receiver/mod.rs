@@ -378,9 +378,10 @@ impl Receiver {
                 if let Err(err) = reservation.commit(entry) {
                     // Disk full or failing: the client retries (other exporters may then
                     // get this request twice: at-least-once).
-                    self.telemetry.request_refused(
+                    self.telemetry.spans_refused(
                         transport,
-                        RefusalReason::Throttled,
+                        RefusalReason::QueueWriteFailed,
+                        (spans as u64) + rejections.rejected,
                         &format!(
                             "exporter {}: cannot write its persistent queue: {err}",
                             queue.name()
