@@ -123,6 +123,35 @@ fn parse(buf: &[u8]) -> Parsed {
     }
 }
 
+/// Counts the records in `buf` as the reader will find them; returns the counts and
+/// where the records end (short of `buf`'s end when the rest is incomplete).
+fn scan(buf: &[u8]) -> (Recovered, usize) {
+    let mut found = Recovered::default();
+    let mut at = 0;
+    loop {
+        match parse(&buf[at..]) {
+            Parsed::Record { spans, len, .. } => {
+                found.records += 1;
+                found.spans += u64::from(spans);
+                found.bytes += len as u64;
+                at += len;
+            }
+            Parsed::Damaged { skip } => {
+                found.corrupt += 1;
+                at += skip;
+            }
+            Parsed::Incomplete => return (found, at),
+        }
+    }
+}
+
+/// Records `upto` in the `ack` file, atomically (temporary file + rename).
+fn write_ack(dir: &Path, upto: Position) -> io::Result<()> {
+    let tmp = dir.join("ack.tmp");
+    fs::write(&tmp, format!("{} {}\n", upto.seq, upto.offset))?;
+    fs::rename(&tmp, dir.join("ack"))
+}
+
 fn read_from(path: &Path, offset: u64) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
@@ -147,7 +176,7 @@ impl DiskStore {
             })
             .collect();
         segments.sort_unstable();
-        let ack = fs::read_to_string(dir.join("ack"))
+        let mut ack = fs::read_to_string(dir.join("ack"))
             .ok()
             .and_then(|text| {
                 let mut parts = text.split_whitespace();
@@ -160,6 +189,13 @@ impl DiskStore {
                 seq: segments.first().copied().unwrap_or(0),
                 offset: 0,
             });
+        // An ack past the end of its segment (which lost its tail, or is gone): resume at
+        // the end, or records appended now would land behind the reader and be skipped.
+        let acked_len = fs::metadata(segment_path(dir, ack.seq)).map_or(0, |m| m.len());
+        if ack.offset > acked_len {
+            ack.offset = acked_len;
+            write_ack(dir, ack)?;
+        }
         for seq in segments.iter().filter(|s| **s < ack.seq) {
             fs::remove_file(segment_path(dir, *seq))?;
         }
@@ -168,34 +204,28 @@ impl DiskStore {
         for (i, seq) in segments.iter().enumerate() {
             let start = if *seq == ack.seq { ack.offset } else { 0 };
             let path = segment_path(dir, *seq);
-            let buf = read_from(&path, start)?;
-            let mut at = 0;
-            loop {
-                match parse(&buf[at..]) {
-                    Parsed::Record { spans, len, .. } => {
-                        recovered.records += 1;
-                        recovered.spans += u64::from(spans);
-                        recovered.bytes += len as u64;
-                        at += len;
-                    }
-                    Parsed::Damaged { skip } => {
-                        recovered.corrupt += 1;
-                        at += skip;
-                    }
-                    Parsed::Incomplete => break,
+            let mut buf = read_from(&path, start)?;
+            let (mut found, mut at) = scan(&buf);
+            if i + 1 == segments.len() && at < buf.len() {
+                // An interrupted last write: cut it, so appends start clean. The cut can
+                // leave a damaged header claiming bytes past the new end, which the
+                // reader would wait behind for ever: cut until the scan reads it all.
+                let len = buf.len();
+                while at < buf.len() {
+                    buf.truncate(at);
+                    (found, at) = scan(&buf);
                 }
+                found.truncated_bytes = (len - at) as u64;
+                let file = OpenOptions::new().write(true).open(&path)?;
+                file.set_len(start + at as u64)?;
+            } else if at < buf.len() {
+                found.corrupt += 1;
             }
-            let rest = (buf.len() - at) as u64;
-            if rest > 0 {
-                if i + 1 == segments.len() {
-                    // An interrupted last write: cut it, so appends start clean.
-                    let file = OpenOptions::new().write(true).open(&path)?;
-                    file.set_len(start + at as u64)?;
-                    recovered.truncated_bytes = rest;
-                } else {
-                    recovered.corrupt += 1;
-                }
-            }
+            recovered.records += found.records;
+            recovered.spans += found.spans;
+            recovered.bytes += found.bytes;
+            recovered.corrupt += found.corrupt;
+            recovered.truncated_bytes += found.truncated_bytes;
         }
         if segments.is_empty() {
             segments.push(ack.seq.max(1));
@@ -370,9 +400,7 @@ impl DiskStore {
             return Ok(());
         }
         self.ack = upto;
-        let tmp = self.dir.join("ack.tmp");
-        fs::write(&tmp, format!("{} {}\n", upto.seq, upto.offset))?;
-        fs::rename(&tmp, self.dir.join("ack"))?;
+        write_ack(&self.dir, upto)?;
         while self.segments.len() > 1 && self.segments[0] < upto.seq {
             fs::remove_file(segment_path(&self.dir, self.segments[0]))?;
             self.segments.remove(0);
