@@ -46,4 +46,8 @@ step "cargo test"
 # Peers are required here: a missing one fails the run instead of skipping its test.
 MCPCOL_REQUIRE_PEERS=1 cargo test --workspace --all-targets
 
+step "fuzz (brief)"
+# Each cargo-fuzz target for 60 s from the seeded corpus (scripts/fuzz.sh 3600: an hour).
+scripts/fuzz.sh 60
+
 step "done in $(( $(date +%s) - started ))s"
