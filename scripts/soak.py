@@ -517,7 +517,9 @@ def summary(rows, report, opts, saturation, rate, memory_limit):
     def mmm(values, fmt="{:.1f}"):
         return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values))) if values else "-"
     lines = [
-        f"soak: {opts.minutes} min at {rate:.0f} spans/s (saturation measured {saturation:.0f} spans/s); "
+        f"soak: {opts.minutes:g} min at {rate:.0f} spans/s ("
+        + (f"half of the saturation measured, {saturation:.0f} spans/s" if saturation == saturation else "--rate")
+        + "); "
         f"memory_limit_mib {memory_limit or 'not set (unsupported)'}; {len(rows)} samples in {opts.csv}",
         f"spans accepted by mcpcol: {report['accepted']:.0f} (the load generators were told "
         f"{report['load_accepted']:.0f}); main load non-OK requests {report['load_non_ok']}",
