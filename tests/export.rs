@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::sink::{self, Answer, Sink};
-use common::{request, span, string_attr, Scrape, TestCollector};
+use common::{request, span, spans, string_attr, Scrape, TestCollector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -468,4 +468,58 @@ async fn several_exporters_each_get_everything() {
     assert_eq!(b.sink.wait_for_spans(6, WAIT).await, 6);
     assert_accounting(&settled(&mcpcol, "jaeger").await, "jaeger");
     assert_accounting(&settled(&mcpcol, "zipkin").await, "zipkin");
+}
+
+/// A downstream that drops connections mid-call (as one does while it restarts) gives
+/// tonic's UNKNOWN "transport error": retried, so nothing is lost once it is back.
+#[tokio::test]
+async fn a_downstream_dropping_connections_mid_call_loses_nothing() {
+    // Accepts, reads what the exporter sends, then closes: a restart in progress.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let dropping = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await;
+            });
+        }
+    });
+    let mcpcol = start(&exporter("jaeger", &format!("http://{address}"), &[])).await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(spans(5)).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while mcpcol
+        .scrape()
+        .await
+        .value("mcpcol_exporter_retries_total{exporter=\"jaeger\"}")
+        < 2.0
+    {
+        assert!(std::time::Instant::now() < deadline, "no retries");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(failed(&scrape, "jaeger"), 0.0, "{}", scrape.text);
+
+    // The downstream is back on the same address: everything arrives.
+    dropping.abort();
+    let _ = dropping.await;
+    let back = sink::start_on(Sink::default(), &address.to_string(), "127.0.0.1:0").await;
+    assert_eq!(
+        back.sink.wait_for_spans(5, Duration::from_secs(20)).await,
+        5
+    );
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(failed(&scrape, "jaeger"), 0.0);
+    assert_eq!(
+        exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", "jaeger"),
+        5.0
+    );
 }

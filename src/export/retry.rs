@@ -58,7 +58,18 @@ pub fn code_name(code: Code) -> &'static str {
 }
 
 /// Classifies a gRPC status.
+///
+/// A status with a source was made here, from a transport failure (the connection
+/// reset or closed mid-call, as when the downstream restarts): not an answer from the
+/// downstream, so retried whatever its code (tonic says `UNKNOWN` "transport error"), or
+/// a downstream restart would lose the batches in flight.
 pub fn classify_grpc(status: &tonic::Status) -> SendError {
+    if std::error::Error::source(status).is_some() {
+        return SendError::Retryable {
+            reason: "transport".to_owned(),
+            after: None,
+        };
+    }
     let hint = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay);
@@ -158,6 +169,27 @@ impl Backoff {
 mod tests {
     use super::*;
     use tonic_types::ErrorDetails;
+
+    #[test]
+    fn a_transport_failure_is_retried_whatever_its_code() {
+        // What tonic makes of a connection reset mid-call: UNKNOWN "transport error".
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let status = tonic::Status::from_error(Box::new(reset));
+        assert_eq!(status.code(), Code::Unknown);
+        assert_eq!(
+            classify_grpc(&status),
+            SendError::Retryable {
+                reason: "transport".into(),
+                after: None
+            }
+        );
+        // The same code sent by the downstream is its answer: not retried.
+        let answered = tonic::Status::new(Code::Unknown, "transport error");
+        assert!(matches!(
+            classify_grpc(&answered),
+            SendError::Permanent { .. }
+        ));
+    }
 
     #[test]
     fn grpc_codes_follow_the_otlp_table() {
