@@ -303,10 +303,45 @@ impl Listener {
     }
 }
 
-/// A connection, plain or TLS.
-enum Connection {
+/// A stream, plain or TLS.
+enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A connection that must send its first bytes before a deadline. hyper's header timeout
+/// starts only once a request has begun, and the HTTP version detection before it waits
+/// for ever: without this, a client that connects and stays silent holds its slot.
+struct Connection {
+    stream: Stream,
+    first_bytes: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Connection {
+    fn new(stream: Stream, first_bytes_within: Duration) -> Self {
+        Connection {
+            stream,
+            first_bytes: Some(Box::pin(tokio::time::sleep(first_bytes_within))),
+        }
+    }
+}
+
+/// Whether a connection's error is one of the timeouts on a silent or slow client.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::TimedOut)
+            || err
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_timeout)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 impl AsyncRead for Connection {
@@ -315,10 +350,24 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Connection::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Connection::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        let this = self.get_mut();
+        if let Some(deadline) = this.first_bytes.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "nothing received within header_read_timeout",
+                )));
+            }
         }
+        let before = buf.filled().len();
+        let read = match &mut this.stream {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        };
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.first_bytes = None;
+        }
+        read
     }
 }
 
@@ -328,23 +377,23 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Connection::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Connection::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Connection::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Connection::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Connection::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Connection::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -353,16 +402,16 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Connection::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Connection::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().stream {
+            Stream::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Connection::Plain(stream) => stream.is_write_vectored(),
-            Connection::Tls(stream) => stream.is_write_vectored(),
+        match &self.stream {
+            Stream::Plain(stream) => stream.is_write_vectored(),
+            Stream::Tls(stream) => stream.is_write_vectored(),
         }
     }
 }
@@ -505,13 +554,13 @@ where
         let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
             let _open = open;
-            let connection = match tls {
-                None => Connection::Plain(stream),
+            let stream = match tls {
+                None => Stream::Plain(stream),
                 Some(tls) => {
                     match tokio::time::timeout(handshake_timeout, tls.acceptor().accept(stream))
                         .await
                     {
-                        Ok(Ok(stream)) => Connection::Tls(Box::new(stream)),
+                        Ok(Ok(stream)) => Stream::Tls(Box::new(stream)),
                         Ok(Err(err)) => {
                             tracing::debug!(listener = name, %peer, %err, "TLS handshake failed");
                             telemetry.listener_connection_refused(name, "tls_handshake", 0);
@@ -524,15 +573,17 @@ where
                     }
                 }
             };
-            let connection = builder
-                .serve_connection(TokioIo::new(connection), TowerToHyperService::new(service));
+            let connection = builder.serve_connection(
+                TokioIo::new(Connection::new(stream, handshake_timeout)),
+                TowerToHyperService::new(service),
+            );
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(listener = name, %peer, %err, "connection ended with an error");
                 // What hyper refused before a request reached us is counted too.
-                if let Some(err) = err.downcast_ref::<hyper::Error>() {
-                    let reason = if err.is_timeout() {
-                        Some("header_timeout")
-                    } else if err.is_parse_too_large() {
+                if timed_out(err.as_ref()) {
+                    telemetry.listener_connection_refused(name, "header_timeout", 0);
+                } else if let Some(err) = err.downcast_ref::<hyper::Error>() {
+                    let reason = if err.is_parse_too_large() {
                         Some("headers_too_large")
                     } else if err.is_parse() {
                         Some("malformed_request")

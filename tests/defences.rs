@@ -276,9 +276,11 @@ async fn slowloris_cannot_hold_the_listener() {
     ])
     .await;
     let http = mcpcol.http;
+    // Ten send half a request head; ten connect and say nothing at all.
     let mut slow = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..10 {
         slow.push(slow_client(http).await);
+        slow.push(TcpStream::connect(http).await.unwrap());
     }
     // Let the listener accept all twenty before the extra one.
     let open = "mcpcol_listener_open_connections{listener=\"otlp_http\"}";
