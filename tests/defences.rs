@@ -37,6 +37,20 @@ async fn scrape_https(client: &reqwest::Client, admin: SocketAddr) -> Scrape {
     Scrape::parse(client.get(url).send().await.unwrap().text().await.unwrap())
 }
 
+/// A gRPC channel over TLS to `grpc`, trusting only the test CA.
+async fn tls_channel(certs: &Certs, grpc: SocketAddr) -> Channel {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(certs.read("ca.pem")))
+        .domain_name("localhost");
+    Channel::from_shared(format!("https://localhost:{}", grpc.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 fn tls_sets(certs: &Certs, listener: &str) -> [String; 2] {
     [
         format!(
@@ -61,16 +75,7 @@ async fn every_listener_serves_tls_and_refuses_plaintext() {
     let mcpcol = TestCollector::start(&sets).await;
 
     // gRPC over TLS, trusting only the test CA.
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(certs.read("ca.pem")))
-        .domain_name("localhost");
-    let channel = Channel::from_shared(format!("https://localhost:{}", mcpcol.grpc.port()))
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = tls_channel(&certs, mcpcol.grpc).await;
     TraceServiceClient::new(channel)
         .export(spans(3))
         .await
@@ -216,16 +221,7 @@ async fn sighup_reloads_tokens_and_certificates() {
         200,
         "the tokens that loaded are in use"
     );
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(certs.read("ca.pem")))
-        .domain_name("localhost");
-    let channel = Channel::from_shared(format!("https://localhost:{}", mcpcol.grpc.port()))
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = tls_channel(&certs, mcpcol.grpc).await;
     let mut request = tonic::Request::new(spans(1));
     request
         .metadata_mut()
