@@ -51,6 +51,17 @@ async fn tls_channel(certs: &Certs, grpc: SocketAddr) -> Channel {
         .unwrap()
 }
 
+/// POSTs `n` spans as OTLP/HTTP protobuf to `url`.
+async fn post_spans(url: &str, n: u64) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", PROTOBUF)
+        .body(spans(n).encode_to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
 fn tls_sets(certs: &Certs, listener: &str) -> [String; 2] {
     [
         format!(
@@ -300,13 +311,7 @@ async fn slowloris_cannot_hold_the_listener() {
         assert!(closed_by_server(stream, Duration::from_secs(3)).await);
     }
     // ...and a real client gets through.
-    let response = reqwest::Client::new()
-        .post(mcpcol.http_url("/v1/traces"))
-        .header("content-type", PROTOBUF)
-        .body(spans(2).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = post_spans(&mcpcol.http_url("/v1/traces"), 2).await;
     assert_eq!(response.status(), 200);
     let timeouts = "mcpcol_listener_refused_connections_total{listener=\"otlp_http\",reason=\"header_timeout\"}";
     assert_eq!(mcpcol.scrape().await.value(timeouts), 20.0);
@@ -433,13 +438,7 @@ async fn over_the_memory_limit_the_receivers_throttle() {
         .unwrap();
     let status = client.export(spans(3)).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable);
-    let response = reqwest::Client::new()
-        .post(limited.http_url("/v1/traces"))
-        .header("content-type", PROTOBUF)
-        .body(spans(2).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = post_spans(&limited.http_url("/v1/traces"), 2).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
     let scrape = limited.scrape().await;

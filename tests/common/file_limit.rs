@@ -5,19 +5,17 @@
 //! killing the process. Both `exec`, so the child's pid is mcpcol's own.
 //!
 //! Otherwise as `process::start` (JSON logs, every port 0, addresses from the "ready"
-//! line), which builds its command itself and so cannot take the wrapper.
+//! line, through `process::spawn`).
 #![allow(clippy::zombie_processes)] // the child is killed and reaped in McpcolProcess's Drop
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use super::process::{McpcolProcess, BIN};
+use super::process::{self, McpcolProcess, BIN};
 
 /// Starts `mcpcol` with `args`, no file of it larger than `max_file_bytes`.
 pub fn start(max_file_bytes: u64, args: &[&str]) -> McpcolProcess {
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .args([
             "-c",
             r#"trap '' XFSZ; exec prlimit --fsize="$0" -- "$@""#,
@@ -32,47 +30,8 @@ pub fn start(max_file_bytes: u64, args: &[&str]) -> McpcolProcess {
             "--set",
             "metrics.endpoint=127.0.0.1:0",
         ])
-        .args(args)
-        .env_remove("MCPCOL_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sh → prlimit → mcpcol");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut early_lines = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("mcpcol did not log that it is ready: {early_lines:#?}"));
-        early_lines.push(line.clone());
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if let (Some(g), Some(h), Some(m)) = (
-            event["otlp_grpc"].as_str(),
-            event["otlp_http"].as_str(),
-            event["metrics"].as_str(),
-        ) {
-            return McpcolProcess {
-                grpc: g.parse().unwrap(),
-                http: h.parse().unwrap(),
-                admin: m.parse().unwrap(),
-                child,
-                lines,
-                early_lines,
-            };
-        }
-    }
+        .args(args);
+    process::spawn(command)
 }
 
 /// The limit the running process `pid` has on file sizes, from /proc (to check the

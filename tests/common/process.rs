@@ -38,16 +38,21 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> McpcolProcess {
 /// Starts `mcpcol` with JSON logs and exactly `args` otherwise.
 pub fn start_exact(args: &[&str], envs: &[(&str, &str)]) -> McpcolProcess {
     let mut command = Command::new(BIN);
+    command.args(["--log-format", "json"]).args(args);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    spawn(command)
+}
+
+/// Spawns `command` (mcpcol, or a wrapper that `exec`s it with JSON logs) and waits for
+/// its "ready" line.
+pub fn spawn(mut command: Command) -> McpcolProcess {
     command
-        .args(["--log-format", "json"])
-        .args(args)
         .env_remove("MCPCOL_CONFIG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for (k, v) in envs {
-        command.env(k, v);
-    }
     let mut child = command.spawn().expect("spawn mcpcol");
     let lines = forward_lines(child.stderr.take().unwrap());
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
