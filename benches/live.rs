@@ -1,12 +1,15 @@
 //! Live view: `LiveStore::record` per operation, fed 100-operation batches as the mcp
 //! stage feeds it, with the default bounds (10 000 operations, so the ring is full and
-//! evicts one operation per operation recorded in steady state).
+//! evicts one operation per operation recorded in steady state) and, but for the last,
+//! every operation kept whole (`max_recorded_per_second` out of the way).
 //!
 //! - `steady`: 20 tools, 50 sessions, one service, one call in ten failing; the clock
 //!   moves 1 ms per batch (about 100 000 operations/s), so no age limit bites (and the
 //!   age sweep of sessions, servers and tools runs once per 1 000 batches).
 //! - `new sessions`: the same, but every operation opens a new session, so with
 //!   `max_sessions` reached each one evicts the least recently active session.
+//! - `steady, default recording rate`: as `steady` with the default 1 000 operations/s
+//!   kept whole (and as many failed ones): the rest are only counted.
 //!
 //! Run: `cargo bench --bench live`.
 
@@ -17,7 +20,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use mcpcol::live::store::LiveStore;
 use mcpcol::live::LiveConfig;
 use mcpcol::mcp::operation::{
-    DialectId, Method, Operation, Outcome, Service, Side, Target, TargetKind, Transport,
+    DialectId, Method, Operation, Outcome, RequestId, Service, Side, Target, TargetKind, Transport,
 };
 use mcpcol::telemetry::Telemetry;
 
@@ -26,13 +29,10 @@ const BATCH: usize = 100;
 /// Batches built ahead and replayed in turn.
 const BATCHES: usize = 50;
 
-fn operation(i: u64, session: String) -> Operation {
+fn operation(i: u64, session: String, service: &Arc<Service>) -> Operation {
     let failed = i.is_multiple_of(10);
     Operation {
-        service: std::sync::Arc::new(Service {
-            name: "weather-server".to_owned(),
-            ..Service::default()
-        }),
+        service: service.clone(),
         side: Side::Server,
         method: Method::ToolsCall,
         target: Some(Target {
@@ -49,7 +49,7 @@ fn operation(i: u64, session: String) -> Operation {
             Outcome::Ok
         },
         error_message: failed.then(|| "upstream timed out".to_owned()),
-        request_id: Some(i.to_string()),
+        request_id: Some(RequestId::Number(i as i64)),
         start_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000,
         duration_nanos: 1_000_000 + (i % 1000) * 100_000,
         trace_id: [(i % 251) as u8; 16],
@@ -63,13 +63,18 @@ fn operation(i: u64, session: String) -> Operation {
 }
 
 /// `BATCHES` batches of `BATCH` operations; `session` names the session of operation `i`.
+/// The operations of every batch share one `Service`, as the recogniser makes them.
 fn batches(session: impl Fn(u64) -> String) -> Vec<Vec<Operation>> {
+    let service = Arc::new(Service {
+        name: "weather-server".to_owned(),
+        ..Service::default()
+    });
     (0..BATCHES)
         .map(|b| {
             (0..BATCH as u64)
                 .map(|j| {
                     let i = (b * BATCH) as u64 + j;
-                    operation(i, session(i))
+                    operation(i, session(i), &service)
                 })
                 .collect()
         })
@@ -78,8 +83,13 @@ fn batches(session: impl Fn(u64) -> String) -> Vec<Vec<Operation>> {
 
 /// Times `record` over the batches in turn, after filling the store to steady state.
 /// With `new_sessions`, every operation is given a session id never seen before.
-fn bench_stream(c: &mut Criterion, name: &str, batches: &[Vec<Operation>], new_sessions: bool) {
-    let config = LiveConfig::default();
+fn bench_stream(
+    c: &mut Criterion,
+    name: &str,
+    batches: &[Vec<Operation>],
+    new_sessions: bool,
+    config: LiveConfig,
+) {
     let warm = config
         .max_operations
         .max(config.max_sessions)
@@ -120,13 +130,33 @@ fn bench_stream(c: &mut Criterion, name: &str, batches: &[Vec<Operation>], new_s
 
 fn record(c: &mut Criterion) {
     let steady = batches(|i| format!("session-{:04}", i % 50));
+    // Every operation kept whole: the rings' cost.
+    let every = LiveConfig {
+        max_recorded_per_second: 1_000_000,
+        ..LiveConfig::default()
+    };
     bench_stream(
         c,
         "steady (20 tools, 50 sessions, ring full)",
         &steady,
         false,
+        every.clone(),
     );
-    bench_stream(c, "new sessions (max_sessions reached)", &steady, true);
+    bench_stream(
+        c,
+        "new sessions (max_sessions reached)",
+        &steady,
+        true,
+        every,
+    );
+    // The default: 1 000 operations/s kept whole (and as many failed ones), all counted.
+    bench_stream(
+        c,
+        "steady, default recording rate (1 000/s kept whole)",
+        &steady,
+        false,
+        LiveConfig::default(),
+    );
 }
 
 criterion_group!(benches, record);

@@ -486,10 +486,18 @@ impl Telemetry {
         let live_evicted = Family::<WhatLabels, Counter>::default();
         registry.register(
             "mcpcol_live_evicted",
-            "Items the live view forgot because a bound (count or age) was reached, by kind",
+            "Items the live view forgot because a bound (count or age) was reached, by kind; \
+             operations_over_rate: operations counted but not kept whole \
+             (live.max_recorded_per_second)",
             live_evicted.clone(),
         );
-        for what in ["operations", "errors", "sessions", "tools"] {
+        for what in [
+            "operations",
+            "errors",
+            "sessions",
+            "tools",
+            "operations_over_rate",
+        ] {
             let _ = live_evicted.get_or_create(&WhatLabels { what });
         }
         let build_info = Family::<BuildLabels, Gauge>::default();

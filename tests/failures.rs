@@ -746,6 +746,8 @@ async fn a_million_distinct_tool_names_and_sessions() {
         format!("live.max_sessions={LIVE_SESSIONS}"),
         format!("live.max_tools={LIVE_TOOLS}"),
         format!("live.max_operations={LIVE_OPERATIONS}"),
+        // Every operation enters the rings, so the count bound is what bites.
+        "live.max_recorded_per_second=1000000".to_owned(),
     ]);
     let pid = mcpcol.child.id();
     let stop = tokio_util::sync::CancellationToken::new();
@@ -821,6 +823,7 @@ async fn a_million_distinct_tool_names_and_sessions() {
         )
     };
     assert_eq!(evicted("operations"), FLOOD_SPANS - LIVE_OPERATIONS);
+    assert_eq!(evicted("operations_over_rate"), 0);
     assert_eq!(evicted("sessions"), FLOOD_SPANS - LIVE_SESSIONS);
     // The tool summaries hold the server-wide one and LIVE_TOOLS - 1 tools.
     assert_eq!(evicted("tools"), FLOOD_SPANS - (LIVE_TOOLS - 1));

@@ -55,7 +55,7 @@ fn bounded(op: &Operation) {
         op.outcome.error_type().map(str::len),
         op.error_message.as_ref().map(String::len),
         op.protocol_version.as_ref().map(|v| v.len()),
-        op.request_id.as_ref().map(String::len),
+        op.request_id.as_ref().map(|id| id.to_string().len()),
         op.client.as_ref().map(|c| c.name.len()),
         op.client
             .as_ref()

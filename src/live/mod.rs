@@ -33,6 +33,11 @@ pub struct LiveConfig {
     pub session_operations: usize,
     /// Server × tool pairs summarised. Default: 1 000.
     pub max_tools: usize,
+    /// Operations that enter the rings (recent operations, sessions' calls) per second,
+    /// bursts of up to that many included; above it they are kept spread over time.
+    /// Failed operations have as many of their own. Counts, windows and sessions'
+    /// counters are exact at any rate. Default: 1 000.
+    pub max_recorded_per_second: usize,
     /// Anything older is forgotten. Default: 1h. Range: 1m ..= 24h.
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
@@ -47,6 +52,7 @@ impl Default for LiveConfig {
             max_sessions: 1_000,
             session_operations: 100,
             max_tools: 1_000,
+            max_recorded_per_second: 1_000,
             max_age: Duration::from_secs(3600),
         }
     }
@@ -70,6 +76,7 @@ impl LiveConfig {
             ("max_sessions", self.max_sessions),
             ("session_operations", self.session_operations),
             ("max_tools", self.max_tools),
+            ("max_recorded_per_second", self.max_recorded_per_second),
         ] {
             if value == 0 || value > 1_000_000 {
                 problems.push(ConfigError::invalid(

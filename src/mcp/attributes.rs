@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::trimmed::{text, AnyValue, KeyValue, Span, Value, STATUS_CODE_ERROR};
 
-use super::operation::{Service, Transport};
+use super::operation::{RequestId, Service, Transport};
 
 /// `mcp.method.name`
 pub const MCP_METHOD_NAME: &str = "mcp.method.name";
@@ -95,6 +95,15 @@ impl<'a> SpanView<'a> {
         find(&self.span.attributes, key).and_then(|v| match &v.value {
             Some(Value::StringValue(s)) => text(s).map(str::to_owned),
             Some(Value::IntValue(i)) => Some(i.to_string()),
+            _ => None,
+        })
+    }
+
+    /// A JSON-RPC request id attribute, an integer or a string.
+    pub fn request_id(&self, key: &str) -> Option<RequestId> {
+        find(&self.span.attributes, key).and_then(|v| match &v.value {
+            Some(Value::StringValue(s)) => text(s).map(RequestId::from_text),
+            Some(Value::IntValue(i)) => Some(RequestId::Number(*i)),
             _ => None,
         })
     }

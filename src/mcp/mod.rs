@@ -22,7 +22,10 @@ use crate::trimmed::TraceRequest;
 use attributes::{ResourceInfo, SpanView, ERROR_TYPE, RPC_RESPONSE_STATUS_CODE};
 use dialects::{fastmcp::InternalListFilter, Reading, DIALECTS};
 pub use operation::Operation;
-use operation::{bounded, bounded_str, DialectId, Outcome, Side, Target, Transport, OTHER_ERROR};
+use operation::{
+    bounded, bounded_str, DialectId, Outcome, RequestId, Service, Side, Target, Transport,
+    OTHER_ERROR,
+};
 
 use crate::metrics::red::RedMetrics;
 use crate::pipeline::PipelineReceiver;
@@ -80,38 +83,78 @@ pub const STATELESS_PROTOCOL: &str = "2026-07-28";
 
 /// Turns spans into operations. Holds the cross-span memories, so one recogniser serves
 /// one stream of spans (`&mut self`, no lock).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Recogniser {
     correlator: correlate::ToolErrorJoin,
     internal_lists: InternalListFilter,
     /// Values cut to `MAX_VALUE_BYTES` since the last [`Recogniser::take_truncated`].
     truncated: u64,
-    shared: Interner,
+    shared: Interner<str>,
+    services: Interner<Service>,
+}
+
+impl Default for Recogniser {
+    fn default() -> Self {
+        Recogniser {
+            correlator: Default::default(),
+            internal_lists: Default::default(),
+            truncated: 0,
+            shared: Interner::new(MAX_INTERNED),
+            services: Interner::new(MAX_SERVICES),
+        }
+    }
 }
 
 /// Most distinct values the interner holds before it starts over.
 const MAX_INTERNED: usize = 4096;
 
-/// Values that repeat from span to span (tool names, sessions, protocol versions) are
-/// shared rather than allocated per operation: the live view keeps thousands of
-/// operations, and freeing their strings one by one cost more than recognising them.
-/// Bounded: when full it starts over (values already handed out stay valid).
-#[derive(Debug, Default)]
-struct Interner {
-    values: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
+/// Most distinct services (`service.*` of a resource) shared before starting over.
+const MAX_SERVICES: usize = 256;
+
+/// Values that repeat from span to span (tool names, sessions, protocol versions) and
+/// from request to request (services) are shared rather than allocated per operation or
+/// per request: the live view keeps thousands of operations, and freeing their strings
+/// one by one, long after, cost more than recognising them. Bounded: when full it starts
+/// over (values already handed out stay valid).
+#[derive(Debug)]
+struct Interner<T: ?Sized> {
+    values: std::collections::HashSet<Arc<T>, foldhash::fast::RandomState>,
+    max: usize,
 }
 
-impl Interner {
-    fn get(&mut self, value: &str) -> Arc<str> {
-        if let Some(shared) = self.values.get(value) {
-            return shared.clone();
+impl<T: ?Sized + std::hash::Hash + Eq> Interner<T> {
+    fn new(max: usize) -> Self {
+        Interner {
+            values: Default::default(),
+            max,
         }
-        if self.values.len() >= MAX_INTERNED {
+    }
+
+    /// The shared copy of `value`, made on first sight.
+    fn get(&mut self, value: &T) -> Arc<T>
+    where
+        for<'v> Arc<T>: From<&'v T>,
+    {
+        match self.values.get(value) {
+            Some(shared) => shared.clone(),
+            None => self.insert(Arc::from(value)),
+        }
+    }
+
+    /// The shared copy of a value already made: `value` itself on first sight.
+    fn share(&mut self, value: Arc<T>) -> Arc<T> {
+        match self.values.get(&*value) {
+            Some(shared) => shared.clone(),
+            None => self.insert(value),
+        }
+    }
+
+    fn insert(&mut self, value: Arc<T>) -> Arc<T> {
+        if self.values.len() >= self.max {
             self.values.clear();
         }
-        let shared: Arc<str> = Arc::from(value);
-        self.values.insert(shared.clone());
-        shared
+        self.values.insert(value.clone());
+        value
     }
 }
 
@@ -200,11 +243,14 @@ impl Recogniser {
             }),
             _ => None,
         };
-        let request_id = reading.request_id.map(|id| self.bounded(&id));
+        let request_id = reading.request_id.map(|id| match id {
+            RequestId::Text(text) => RequestId::Text(self.bounded(&text).into()),
+            number => number,
+        });
         let client = reading.client.map(|mut c| {
             c.name = self.bounded(&c.name);
             c.version = c.version.map(|v| self.bounded(&v));
-            c
+            Box::new(c)
         });
         Ok(Operation {
             service: view.resource.service.clone(),
@@ -294,13 +340,14 @@ impl Recogniser {
     pub fn recognise_request(&mut self, request: &TraceRequest) -> Recognised {
         let mut out = Recognised::default();
         for resource_spans in &request.resource_spans {
-            let resource = ResourceInfo::from_attributes(
+            let mut resource = ResourceInfo::from_attributes(
                 resource_spans
                     .resource
                     .as_ref()
                     .map(|r| r.attributes.as_slice())
                     .unwrap_or_default(),
             );
+            resource.service = self.services.share(resource.service);
             for scope_spans in &resource_spans.scope_spans {
                 let scope = scope_spans
                     .scope

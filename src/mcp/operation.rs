@@ -294,8 +294,9 @@ pub struct Operation {
     pub target: Option<Target>,
     /// The MCP session, when there is one (see `mcp::session`).
     pub session: Option<Arc<str>>,
-    /// Client name and version, when the span carries them (initialize).
-    pub client: Option<ClientInfo>,
+    /// Client name and version, when the span carries them (initialize). Boxed: few
+    /// operations have one, and every byte of an operation is kept thousands of times.
+    pub client: Option<Box<ClientInfo>>,
     /// How client and server talk.
     pub transport: Transport,
     /// `mcp.protocol.version`, when known.
@@ -305,7 +306,7 @@ pub struct Operation {
     /// The status message of a failed span (bounded), for the live view.
     pub error_message: Option<String>,
     /// JSON-RPC request id, when known.
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     /// Start, nanoseconds since the Unix epoch.
     pub start_unix_nano: u64,
     /// Duration in nanoseconds.
@@ -324,6 +325,53 @@ pub struct Operation {
     pub dialect: DialectId,
     /// The tenant of the token the spans came with (`receivers.otlp.auth`), if any.
     pub tenant: Option<Arc<str>>,
+}
+
+/// A JSON-RPC request id. Most clients count, so a number is kept inline: the live view
+/// holds thousands of operations, and an id on the heap was an allocation per operation
+/// and a free, long after, of memory gone cold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestId {
+    /// A number, or a string that is exactly one written in decimal (`"7"`).
+    Number(i64),
+    /// Any other string (bounded).
+    Text(Box<str>),
+}
+
+impl RequestId {
+    /// The id a span attribute carries as text: a number when the text is one written
+    /// the canonical way (so the id reads back the same), otherwise the text.
+    pub fn from_text(text: &str) -> Self {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        // No sign but `-`, no leading zero, no `-0`: "007" stays text.
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && if digits == "0" {
+                text == "0"
+            } else {
+                !digits.starts_with('0')
+            };
+        match text.parse() {
+            Ok(number) if canonical => RequestId::Number(number),
+            _ => RequestId::Text(text.into()),
+        }
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestId::Number(n) => write!(f, "{n}"),
+            RequestId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// As the API shows it: always a string, as the span's text was.
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The client's self-description from `initialize`.
@@ -357,6 +405,35 @@ pub fn bounded_str(value: &str) -> (&str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_numbers_only_when_they_read_back_the_same() {
+        for (text, number) in [("7", Some(7)), ("0", Some(0)), ("-3", Some(-3))] {
+            assert_eq!(
+                RequestId::from_text(text),
+                RequestId::Number(number.unwrap())
+            );
+        }
+        for text in [
+            "007",
+            "-0",
+            "+1",
+            "",
+            "1.0",
+            "abc",
+            "99999999999999999999",
+            "-",
+        ] {
+            assert_eq!(RequestId::from_text(text), RequestId::Text(text.into()));
+        }
+        for text in ["7", "-3", "007", "req-1"] {
+            assert_eq!(RequestId::from_text(text).to_string(), text);
+            assert_eq!(
+                serde_json::to_value(RequestId::from_text(text)).unwrap(),
+                serde_json::json!(text)
+            );
+        }
+    }
 
     #[test]
     fn methods_round_trip() {

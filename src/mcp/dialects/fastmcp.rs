@@ -60,7 +60,7 @@ pub fn read<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecognised> {
     .map(Cow::Borrowed);
     reading.session_id = view.str(MCP_SESSION_ID);
     reading.protocol_version = view.str(MCP_PROTOCOL_VERSION);
-    reading.request_id = view.text(JSONRPC_REQUEST_ID);
+    reading.request_id = view.request_id(JSONRPC_REQUEST_ID);
     Ok(reading)
 }
 

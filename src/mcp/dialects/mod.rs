@@ -22,7 +22,7 @@ pub mod semconv;
 use std::borrow::Cow;
 
 use super::attributes::SpanView;
-use super::operation::{ClientInfo, DialectId, Method, Outcome, Side};
+use super::operation::{ClientInfo, DialectId, Method, Outcome, RequestId, Side};
 use super::Unrecognised;
 
 /// What a dialect read from one span; the recogniser completes it into an `Operation`.
@@ -41,8 +41,8 @@ pub struct Reading<'a> {
     pub session_id: Option<&'a str>,
     /// `mcp.protocol.version`.
     pub protocol_version: Option<&'a str>,
-    /// JSON-RPC request id.
-    pub request_id: Option<String>,
+    /// JSON-RPC request id (a text one not yet bounded).
+    pub request_id: Option<RequestId>,
     /// `clientInfo` from an initialize request.
     pub client: Option<ClientInfo>,
     /// Request payload size, bytes.

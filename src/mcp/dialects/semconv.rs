@@ -46,7 +46,7 @@ pub fn read<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecognised> {
     reading.target = target(view, &reading.method).map(Cow::Borrowed);
     reading.session_id = view.str(MCP_SESSION_ID);
     reading.protocol_version = view.str(MCP_PROTOCOL_VERSION);
-    reading.request_id = view.text(JSONRPC_REQUEST_ID);
+    reading.request_id = view.request_id(JSONRPC_REQUEST_ID);
     reading.client = view.str(MCP_CLIENT_NAME).map(|name| ClientInfo {
         name: name.to_owned(),
         version: view.str(MCP_CLIENT_VERSION).map(str::to_owned),
