@@ -3,7 +3,9 @@
 generator (and, when forwarding, its in-process OTLP sink) pinned to core 1.
 
 Run through scripts/bench.sh, which builds first. Options: --runs N (3), --seconds S (10),
---only NAME (one configuration), --out FILE (the raw results as JSON lines).
+--only NAME (one configuration), --out FILE (the raw results as JSON lines); instead of
+the table, --live-overhead ROUNDS (the live view on against off, alternating) or
+--rss-run SECONDS.
 
 For each configuration, N runs of S seconds at saturation (16 gRPC streams of 100-span
 requests); before each round, the decode ceiling: plain protobuf decode of the same
@@ -139,12 +141,18 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", choices=list(CONFIGS))
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-results.jsonl"))
+    parser.add_argument("--live-overhead", type=int, metavar="ROUNDS",
+                        help="instead of the table: the live view's cost, ROUNDS rounds of the two "
+                             "forwarding configurations (live view on, off) in alternating order")
     parser.add_argument("--rss-run", type=int, metavar="SECONDS",
                         help="instead of the table: one run of SECONDS at saturation (+ OTLP forward, "
                              "10K sessions), RSS sampled every 10 s into target/bench-rss.csv")
     opts = parser.parse_args()
     if opts.rss_run:
         rss_run(opts.rss_run)
+        return
+    if opts.live_overhead:
+        live_overhead(opts.live_overhead, opts.seconds)
         return
     out = open(opts.out, "w")
 
@@ -217,6 +225,24 @@ def main():
     print(f"| 10K active sessions, 100 services x 997 tools (series cap reached) "
           f"| {spread([r['hwm_mib'] for r in results], '{:.1f}')} "
           f"| {spread([r['rss_mib'] for r in results], '{:.1f}')} |")
+
+
+def live_overhead(rounds, seconds):
+    """Live view on against off, with forwarding. The machine's speed drifts by more than
+    the difference from one run to the next, so the two alternate (on, off, off, on, ...)
+    and each round's pair is compared: the median of the paired ratios is the figure."""
+    on_config, off_config = CONFIGS["+ OTLP forward"], CONFIGS["recognise + RED + forward (live view off)"]
+    on, off, lower = [], [], []
+    for r in range(rounds):
+        order = [(on_config, on), (off_config, off)]
+        for config, results in order if r % 2 == 0 else reversed(order):
+            results.append(saturate(config, seconds)["spans_per_s"])
+        lower.append(1 - on[-1] / off[-1])
+        print(f"round {r + 1}/{rounds}: live view on {on[-1]:.0f} spans/s, off {off[-1]:.0f} "
+              f"({lower[-1]:.1%} lower)", file=sys.stderr)
+    print(f"live view on: {spread(on)} spans/s; off: {spread(off)} spans/s (min / median / max of {rounds})")
+    print(f"on lower than off, per round: {spread(lower, '{:.1%}')}; "
+          f"median against median {1 - statistics.median(on) / statistics.median(off):.1%}")
 
 
 def rss_run(seconds):
