@@ -492,8 +492,7 @@ impl LiveStore {
                 .position(|op| !same_service(op, first))
                 .unwrap_or(rest.len());
             let (run, next) = rest.split_at(len);
-            self.record_server(inner, run, now_ms);
-            self.record_tools(inner, run, now_ms);
+            self.record_run(inner, run, now_ms);
             rest = next;
         }
         // By reference: the batch is dropped whole at the end, and the few operations kept
@@ -584,31 +583,26 @@ impl LiveStore {
         inner.tool_count = tool_count;
     }
 
-    /// Updates the server of a run of operations of one service.
-    fn record_server(&self, inner: &mut Inner, run: &[Operation], now_ms: u64) {
+    /// Updates, for a run of operations of one service (all under one key), the server,
+    /// the server-wide summary (under the empty tool name) and, for each tools/call, the
+    /// tool's; a summary past `max_tools` is not created.
+    fn record_run(&self, inner: &mut Inner, run: &[Operation], now_ms: u64) {
         let Some(first) = run.first() else { return };
         let key = scoped(first.tenant.as_ref(), &first.service.name);
-        if !inner.servers.contains_key(key.as_ref()) {
-            let server = ServerView {
-                service: first.service.name.clone(),
-                tenant: first.tenant.clone(),
-                ..ServerView::default()
-            };
-            inner.servers.insert(key.clone().into_owned(), server);
+        let server = match inner.servers.get_mut(key.as_ref()) {
+            Some(server) => server,
+            None => inner
+                .servers
+                .entry(key.clone().into_owned())
+                .or_insert_with(|| ServerView {
+                    service: first.service.name.clone(),
+                    tenant: first.tenant.clone(),
+                    ..ServerView::default()
+                }),
+        };
+        for op in run {
+            server.record(op, now_ms);
         }
-        if let Some(server) = inner.servers.get_mut(key.as_ref()) {
-            for op in run {
-                server.record(op, now_ms);
-            }
-        }
-    }
-
-    /// Updates, for a run of operations of one service, the server-wide summary (under
-    /// the empty tool name) and, for each tools/call, the tool's; a summary past
-    /// `max_tools` is not created.
-    fn record_tools(&self, inner: &mut Inner, run: &[Operation], now_ms: u64) {
-        let Some(first) = run.first() else { return };
-        let key = scoped(first.tenant.as_ref(), &first.service.name);
         if !inner.tools.contains_key(key.as_ref()) {
             let tools = ServiceTools {
                 service: first.service.name.clone(),
