@@ -48,7 +48,7 @@ fn operation(i: u64, session: String, service: &Arc<Service>) -> Operation {
         } else {
             Outcome::Ok
         },
-        error_message: failed.then(|| "upstream timed out".to_owned()),
+        error_message: failed.then(|| "upstream timed out".into()),
         request_id: Some(RequestId::Number(i as i64)),
         start_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000,
         duration_nanos: 1_000_000 + (i % 1000) * 100_000,

@@ -371,7 +371,7 @@ fn operation_fields(op: &Operation) -> Value {
         "protocol_version": op.protocol_version.as_deref(),
         "outcome": if op.outcome.is_error() { "error" } else { "ok" },
         "error_type": op.outcome.error_type(),
-        "error_message": op.error_message,
+        "error_message": op.error_message.as_deref(),
         "request_id": op.request_id,
         "start_unix_nano": op.start_unix_nano,
         "duration_ms": op.duration_nanos as f64 / 1e6,

@@ -44,7 +44,7 @@ impl ToolErrorJoin {
             Side::Client => {
                 let key = (operation.trace_id, operation.span_id);
                 if operation.outcome == Outcome::Ok && self.failed.remove(&key) {
-                    operation.outcome = Outcome::Error(TOOL_ERROR.to_owned());
+                    operation.outcome = Outcome::Error(TOOL_ERROR.into());
                 }
             }
         }

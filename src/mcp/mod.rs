@@ -91,6 +91,9 @@ pub struct Recogniser {
     truncated: u64,
     shared: Interner<str>,
     services: Interner<Service>,
+    /// Error types and messages: apart from the values above, so that a flood of distinct
+    /// messages cannot push out the tool names and sessions.
+    errors: Interner<str>,
 }
 
 impl Default for Recogniser {
@@ -101,6 +104,7 @@ impl Default for Recogniser {
             truncated: 0,
             shared: Interner::new(MAX_INTERNED),
             services: Interner::new(MAX_SERVICES),
+            errors: Interner::new(MAX_ERROR_TEXTS),
         }
     }
 }
@@ -110,6 +114,9 @@ const MAX_INTERNED: usize = 4096;
 
 /// Most distinct services (`service.*` of a resource) shared before starting over.
 const MAX_SERVICES: usize = 256;
+
+/// Most distinct error types and messages shared before starting over.
+const MAX_ERROR_TEXTS: usize = 1024;
 
 /// Values that repeat from span to span (tool names, sessions, protocol versions) and
 /// from request to request (services) are shared rather than allocated per operation or
@@ -200,6 +207,13 @@ impl Recogniser {
         self.shared.get(kept)
     }
 
+    /// An error type or message, bounded and shared.
+    fn bounded_error(&mut self, value: &str) -> Arc<str> {
+        let (kept, cut) = bounded_str(value);
+        self.truncated += u64::from(cut);
+        self.errors.get(kept)
+    }
+
     fn complete(
         &mut self,
         view: &SpanView,
@@ -219,11 +233,11 @@ impl Recogniser {
             None => common_outcome(view),
         };
         let outcome = match outcome {
-            Outcome::Error(kind) => Outcome::Error(self.bounded(&kind)),
+            Outcome::Error(kind) => Outcome::Error(self.bounded_error(&kind)),
             ok => ok,
         };
         let error_message = match (&outcome, view.status_message()) {
-            (Outcome::Error(_), Some(message)) => Some(self.bounded(message)),
+            (Outcome::Error(_), Some(message)) => Some(self.bounded_error(message)),
             _ => None,
         };
         let transport = view.transport();
@@ -283,16 +297,16 @@ impl Recogniser {
 /// ERROR (`_OTHER`), else success.
 fn common_outcome(view: &SpanView) -> Outcome {
     if let Some(kind) = view.str(ERROR_TYPE).filter(|k| !k.is_empty()) {
-        return Outcome::Error(kind.to_owned());
+        return Outcome::Error(kind.into());
     }
     if let Some(code) = view
         .text(RPC_RESPONSE_STATUS_CODE)
         .filter(|c| !c.is_empty())
     {
-        return Outcome::Error(code);
+        return Outcome::Error(code.into());
     }
     if view.status_error() {
-        return Outcome::Error(OTHER_ERROR.to_owned());
+        return Outcome::Error(OTHER_ERROR.into());
     }
     Outcome::Ok
 }

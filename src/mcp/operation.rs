@@ -207,8 +207,9 @@ pub enum Outcome {
     /// Success.
     Ok,
     /// Failure, with its `error.type`: `tool_error` for a tool result with `isError`, a
-    /// JSON-RPC code such as `-32601`, an exception class, or `_OTHER`.
-    Error(String),
+    /// JSON-RPC code such as `-32601`, an exception class, or `_OTHER`. Shared: the same
+    /// few types repeat (see `Recogniser`).
+    Error(Arc<str>),
 }
 
 impl Outcome {
@@ -304,7 +305,7 @@ pub struct Operation {
     /// Success or the error type.
     pub outcome: Outcome,
     /// The status message of a failed span (bounded), for the live view.
-    pub error_message: Option<String>,
+    pub error_message: Option<Arc<str>>,
     /// JSON-RPC request id, when known.
     pub request_id: Option<RequestId>,
     /// Start, nanoseconds since the Unix epoch.

@@ -74,7 +74,7 @@ pub fn read<'a>(view: &SpanView<'a>) -> Result<Reading<'a>, Unrecognised> {
         && !view.status_error()
         && response.and_then(|r| json_scan::get(r, &["isError"])) == Some(Scalar::Bool(true))
     {
-        reading.outcome = Some(Outcome::Error(TOOL_ERROR.to_owned()));
+        reading.outcome = Some(Outcome::Error(TOOL_ERROR.into()));
     }
     reading.request_bytes = byte_len(request);
     reading.response_bytes = byte_len(response);

@@ -101,7 +101,7 @@ fn read<'a>(view: &SpanView<'a>, side: Side, params: &[&str]) -> Result<Reading<
         let is_error =
             output.and_then(|o| json_scan::get(o, &["is_error"])) == Some(Scalar::Bool(true));
         reading.outcome = Some(Outcome::Error(
-            if is_error { TOOL_ERROR } else { OTHER_ERROR }.to_owned(),
+            if is_error { TOOL_ERROR } else { OTHER_ERROR }.into(),
         ));
     }
     reading.request_bytes = byte_len(input);
