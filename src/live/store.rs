@@ -220,6 +220,54 @@ struct Inner {
     error_budget: Budget,
     /// Whether the recording rate was reached yet (logged the first time).
     over_rate_logged: bool,
+    /// Kept operations no longer referenced, to be written over by the next ones kept:
+    /// see `Inner::keep`.
+    spare: Vec<Shared>,
+}
+
+/// Kept operations are allocated this many at a time, and at most four times as many
+/// are held spare (the rest are freed).
+const SPARE_CHUNK: usize = 256;
+
+impl Inner {
+    /// `op`, kept, written over a spare operation. Kept operations live for seconds among
+    /// the pipeline's short-lived allocations; allocated one by one as they came, they
+    /// were scattered over the heap, and glibc's malloc then slowed the decoding of every
+    /// request (about 3 % of ingestion, BENCHMARKS.md). Allocated in chunks and reused,
+    /// they stay together and their number steady.
+    fn keep(&mut self, op: &Operation, now_ms: u64) -> Shared {
+        if self.spare.is_empty() {
+            // Placeholders: `op`'s fields are shared, not copied.
+            self.spare.extend((0..SPARE_CHUNK).map(|_| {
+                Arc::new(LiveOperation {
+                    seq: 0,
+                    received_ms: 0,
+                    operation: op.clone(),
+                })
+            }));
+        }
+        if let Some(mut spare) = self.spare.pop() {
+            if let Some(live) = Arc::get_mut(&mut spare) {
+                live.seq = self.next_seq;
+                live.received_ms = now_ms;
+                live.operation.clone_from(op);
+                return spare;
+            }
+        }
+        Arc::new(LiveOperation {
+            seq: self.next_seq,
+            received_ms: now_ms,
+            operation: op.clone(),
+        })
+    }
+
+    /// Takes back an operation that left a ring: spare if nothing else refers to it (a
+    /// reader of the API may still).
+    fn recycle(&mut self, mut live: Shared) {
+        if self.spare.len() < 4 * SPARE_CHUNK && Arc::get_mut(&mut live).is_some() {
+            self.spare.push(live);
+        }
+    }
 }
 
 /// The rate at which operations enter the rings (`live.max_recorded_per_second`), a token
@@ -378,7 +426,8 @@ impl ToolStats {
         })
     }
 
-    fn record(&mut self, op: &Operation, now_ms: u64) {
+    /// Counts `op`, whose duration falls in `bucket`.
+    fn record(&mut self, op: &Operation, bucket: usize, now_ms: u64) {
         self.last_seen_ms = now_ms;
         let minute = now_ms / 60_000;
         let slot = &mut self.slots[(minute % SLOTS as u64) as usize];
@@ -390,7 +439,7 @@ impl ToolStats {
         }
         slot.calls += 1;
         slot.errors += u64::from(op.outcome.is_error());
-        slot.buckets[bucket(op.duration_nanos as f64 / 1e6)] += 1;
+        slot.buckets[bucket] += 1;
     }
 }
 
@@ -416,7 +465,14 @@ impl ServerView {
 
 impl SessionView {
     /// Counts `op`; `kept` is its record when it entered the rings (see `Budget`).
-    fn record(&mut self, op: &Operation, kept: Option<&Shared>, now_ms: u64, keep: usize) {
+    /// Returns the call that left its recent calls to make room, if one did.
+    fn record(
+        &mut self,
+        op: &Operation,
+        kept: Option<&Shared>,
+        now_ms: u64,
+        keep: usize,
+    ) -> Option<Shared> {
         // A session is the server's; a client span of it names the client side.
         let known = self
             .service_of
@@ -436,11 +492,12 @@ impl SessionView {
         self.last_seen_ms = now_ms;
         self.operations += 1;
         self.errors += u64::from(op.outcome.is_error());
-        if let Some(live) = kept {
-            self.recent.push_back(live.clone());
-            if self.recent.len() > keep {
-                self.recent.pop_front();
-            }
+        let live = kept?;
+        self.recent.push_back(live.clone());
+        if self.recent.len() > keep {
+            self.recent.pop_front()
+        } else {
+            None
         }
     }
 }
@@ -506,17 +563,13 @@ impl LiveStore {
             } else {
                 &mut inner.budget
             };
-            let shared = budget.take().then(|| {
-                Arc::new(LiveOperation {
-                    seq: inner.next_seq,
-                    received_ms: now_ms,
-                    operation: op.clone(),
-                })
-            });
+            let shared = budget.take().then(|| inner.keep(op, now_ms));
             let kept = shared.as_ref();
             if let Some(session) = &op.session {
                 let key = scoped(op.tenant.as_ref(), session);
-                self.record_session(inner, op, &key, kept, now_ms);
+                if let Some(left) = self.record_session(inner, op, &key, kept, now_ms) {
+                    inner.recycle(left);
+                }
             }
             let Some(live) = kept else {
                 over_rate += 1;
@@ -525,13 +578,17 @@ impl LiveStore {
             if op.outcome.is_error() {
                 inner.errors.push_back(live.clone());
                 if inner.errors.len() > self.config.max_errors {
-                    inner.errors.pop_front();
+                    if let Some(left) = inner.errors.pop_front() {
+                        inner.recycle(left);
+                    }
                     evicted_errors += 1;
                 }
             }
             inner.operations.push_back(live.clone());
             if inner.operations.len() > self.config.max_operations {
-                inner.operations.pop_front();
+                if let Some(left) = inner.operations.pop_front() {
+                    inner.recycle(left);
+                }
                 evicted_operations += 1;
             }
         }
@@ -551,12 +608,18 @@ impl LiveStore {
         }
         // Age limits.
         let oldest = now_ms.saturating_sub(self.config.max_age.as_millis() as u64);
-        for (what, ring) in [
-            ("operations", &mut inner.operations),
-            ("errors", &mut inner.errors),
-        ] {
-            while ring.front().is_some_and(|o| o.received_ms < oldest) {
-                ring.pop_front();
+        for what in ["operations", "errors"] {
+            loop {
+                let ring = match what {
+                    "errors" => &mut inner.errors,
+                    _ => &mut inner.operations,
+                };
+                if ring.front().is_none_or(|o| o.received_ms >= oldest) {
+                    break;
+                }
+                if let Some(left) = ring.pop_front() {
+                    inner.recycle(left);
+                }
                 self.telemetry.live_evicted(what);
             }
         }
@@ -619,15 +682,16 @@ impl LiveStore {
                 (Method::ToolsCall, Some(target)) => Some(&*target.name),
                 _ => None,
             };
+            let duration = bucket(op.duration_nanos as f64 / 1e6);
             for name in std::iter::once("").chain(tool) {
                 if let Some(stats) = tools.get_mut(name) {
-                    stats.record(op, now_ms);
+                    stats.record(op, duration, now_ms);
                 } else if inner.tool_count >= self.config.max_tools {
                     self.telemetry.live_evicted("tools");
                 } else {
                     inner.tool_count += 1;
                     let mut stats = ToolStats::new(now_ms);
-                    stats.record(op, now_ms);
+                    stats.record(op, duration, now_ms);
                     tools.insert(name, stats);
                 }
             }
@@ -645,13 +709,14 @@ impl LiveStore {
         id: &str,
         kept: Option<&Shared>,
         now_ms: u64,
-    ) {
+    ) -> Option<Shared> {
         let keep = self.config.session_operations;
+        let left;
         // The session's key when its activity time changes (to requeue it).
         let active = match inner.sessions.get_mut(id) {
             Some(session) => {
                 let touched = session.view.last_seen_ms;
-                session.view.record(op, kept, now_ms, keep);
+                left = session.view.record(op, kept, now_ms, keep);
                 (touched != now_ms).then(|| session.key.clone())
             }
             None => {
@@ -683,7 +748,7 @@ impl LiveStore {
                     recent: VecDeque::new(),
                     service_of: None,
                 };
-                view.record(op, kept, now_ms, keep);
+                left = view.record(op, kept, now_ms, keep);
                 let session = Session {
                     key: key.clone(),
                     view,
@@ -703,6 +768,7 @@ impl LiveStore {
                 });
             }
         }
+        left
     }
 
     /// Servers seen within the age limit, as `viewer` may see them.
@@ -920,6 +986,58 @@ mod tests {
         assert_eq!(errors, [7, 5], "newest first");
         assert_eq!(evicted(&telemetry, "operations"), 3);
         assert_eq!(evicted(&telemetry, "errors"), 2);
+    }
+
+    #[test]
+    fn reused_operations_hold_the_new_operation_whole_and_readers_keep_theirs() {
+        let (store, _) = store(LiveConfig {
+            max_operations: 3,
+            max_errors: 1,
+            session_operations: 1,
+            ..LiveConfig::default()
+        });
+        let failing = |i: u64| Operation {
+            error_message: Some(format!("failure {i}").into()),
+            request_id: Some(crate::mcp::operation::RequestId::Number(i as i64)),
+            ..op("svc", "add", Some("s1"), true)
+        };
+        store.record((0..6).map(failing).collect(), T0);
+        let read_before = store.all_operations();
+        // These are written over operations that left the rings (their previous contents,
+        // errors with messages, must not show through), except those a reader still holds.
+        let fine: Vec<Operation> = (0..6)
+            .map(|i| Operation {
+                duration_nanos: i,
+                ..op("svc", "sub", Some("s2"), false)
+            })
+            .collect();
+        store.record(fine.clone(), T0 + 1);
+        let kept: Vec<(u64, Operation)> = store
+            .all_operations()
+            .iter()
+            .map(|o| (o.seq, o.operation.clone()))
+            .collect();
+        let expected: Vec<(u64, Operation)> = (10..13).zip(fine[3..].iter().cloned()).collect();
+        assert_eq!(kept, expected);
+        let before: Vec<(u64, Option<&str>)> = read_before
+            .iter()
+            .map(|o| (o.seq, o.operation.error_message.as_deref()))
+            .collect();
+        assert_eq!(
+            before,
+            [
+                (4, Some("failure 3")),
+                (5, Some("failure 4")),
+                (6, Some("failure 5"))
+            ]
+        );
+        let s2 = store.session(&Viewer::All, "s2").unwrap();
+        assert_eq!(s2.recent.len(), 1);
+        assert_eq!(s2.recent[0].operation, fine[5]);
+        assert_eq!(
+            store.errors(|_| true)[0].operation.error_message.as_deref(),
+            Some("failure 5")
+        );
     }
 
     #[test]
