@@ -220,25 +220,29 @@ struct Inner {
     error_budget: Budget,
     /// Whether the recording rate was reached yet (logged the first time).
     over_rate_logged: bool,
-    /// Kept operations no longer referenced, to be written over by the next ones kept:
-    /// see `Inner::keep`.
-    spare: Vec<Shared>,
+    spare: Spares,
 }
+
+/// Kept operations no longer referenced, to be written over by the next ones kept. Kept
+/// operations live for seconds among the pipeline's short-lived allocations; allocated
+/// one by one as they came, they were scattered over the heap, and glibc's malloc then
+/// slowed the decoding of every request (about 3 % of ingestion, BENCHMARKS.md).
+/// Allocated in chunks and reused, they stay together and their number steady.
+#[derive(Debug, Default)]
+struct Spares(Vec<Shared>);
 
 /// Kept operations are allocated this many at a time, and at most four times as many
 /// are held spare (the rest are freed).
 const SPARE_CHUNK: usize = 256;
 
-impl Inner {
-    /// `op`, kept, written over a spare operation. Kept operations live for seconds among
-    /// the pipeline's short-lived allocations; allocated one by one as they came, they
-    /// were scattered over the heap, and glibc's malloc then slowed the decoding of every
-    /// request (about 3 % of ingestion, BENCHMARKS.md). Allocated in chunks and reused,
-    /// they stay together and their number steady.
-    fn keep(&mut self, op: &Operation, now_ms: u64) -> Shared {
-        if self.spare.is_empty() {
+// === impl Spares ===
+
+impl Spares {
+    /// `op`, kept as number `seq`, written over a spare operation.
+    fn keep(&mut self, seq: u64, now_ms: u64, op: &Operation) -> Shared {
+        if self.0.is_empty() {
             // Placeholders: `op`'s fields are shared, not copied.
-            self.spare.extend((0..SPARE_CHUNK).map(|_| {
+            self.0.extend((0..SPARE_CHUNK).map(|_| {
                 Arc::new(LiveOperation {
                     seq: 0,
                     received_ms: 0,
@@ -246,16 +250,16 @@ impl Inner {
                 })
             }));
         }
-        if let Some(mut spare) = self.spare.pop() {
+        if let Some(mut spare) = self.0.pop() {
             if let Some(live) = Arc::get_mut(&mut spare) {
-                live.seq = self.next_seq;
+                live.seq = seq;
                 live.received_ms = now_ms;
                 live.operation.clone_from(op);
                 return spare;
             }
         }
         Arc::new(LiveOperation {
-            seq: self.next_seq,
+            seq,
             received_ms: now_ms,
             operation: op.clone(),
         })
@@ -264,8 +268,8 @@ impl Inner {
     /// Takes back an operation that left a ring: spare if nothing else refers to it (a
     /// reader of the API may still).
     fn recycle(&mut self, mut live: Shared) {
-        if self.spare.len() < 4 * SPARE_CHUNK && Arc::get_mut(&mut live).is_some() {
-            self.spare.push(live);
+        if self.0.len() < 4 * SPARE_CHUNK && Arc::get_mut(&mut live).is_some() {
+            self.0.push(live);
         }
     }
 }
@@ -563,12 +567,14 @@ impl LiveStore {
             } else {
                 &mut inner.budget
             };
-            let shared = budget.take().then(|| inner.keep(op, now_ms));
+            let shared = budget
+                .take()
+                .then(|| inner.spare.keep(inner.next_seq, now_ms, op));
             let kept = shared.as_ref();
             if let Some(session) = &op.session {
                 let key = scoped(op.tenant.as_ref(), session);
                 if let Some(left) = self.record_session(inner, op, &key, kept, now_ms) {
-                    inner.recycle(left);
+                    inner.spare.recycle(left);
                 }
             }
             let Some(live) = kept else {
@@ -579,7 +585,7 @@ impl LiveStore {
                 inner.errors.push_back(live.clone());
                 if inner.errors.len() > self.config.max_errors {
                     if let Some(left) = inner.errors.pop_front() {
-                        inner.recycle(left);
+                        inner.spare.recycle(left);
                     }
                     evicted_errors += 1;
                 }
@@ -587,7 +593,7 @@ impl LiveStore {
             inner.operations.push_back(live.clone());
             if inner.operations.len() > self.config.max_operations {
                 if let Some(left) = inner.operations.pop_front() {
-                    inner.recycle(left);
+                    inner.spare.recycle(left);
                 }
                 evicted_operations += 1;
             }
@@ -608,17 +614,13 @@ impl LiveStore {
         }
         // Age limits.
         let oldest = now_ms.saturating_sub(self.config.max_age.as_millis() as u64);
-        for what in ["operations", "errors"] {
-            loop {
-                let ring = match what {
-                    "errors" => &mut inner.errors,
-                    _ => &mut inner.operations,
-                };
-                if ring.front().is_none_or(|o| o.received_ms >= oldest) {
-                    break;
-                }
+        for (what, ring) in [
+            ("operations", &mut inner.operations),
+            ("errors", &mut inner.errors),
+        ] {
+            while ring.front().is_some_and(|o| o.received_ms < oldest) {
                 if let Some(left) = ring.pop_front() {
-                    inner.recycle(left);
+                    inner.spare.recycle(left);
                 }
                 self.telemetry.live_evicted(what);
             }
