@@ -53,7 +53,7 @@ fn bounded(op: &Operation) {
         op.target.as_ref().map(|t| t.name.len()),
         op.session.as_ref().map(|s| s.len()),
         op.outcome.error_type().map(str::len),
-        op.error_message.as_ref().map(String::len),
+        op.error_message.as_deref().map(str::len),
         op.protocol_version.as_ref().map(|v| v.len()),
         op.request_id.as_ref().map(|id| id.to_string().len()),
         op.client.as_ref().map(|c| c.name.len()),
