@@ -221,3 +221,81 @@ fn a_100_kb_tool_name_is_cut_and_counted() {
     assert_eq!(op.target.unwrap().name.len(), MAX_VALUE_BYTES);
     assert_eq!(recogniser.take_truncated(), 1);
 }
+
+#[test]
+fn resource_values_are_cut_and_counted_too() {
+    let huge = |c: &str| KeyValue {
+        key: c.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("é".repeat(1000))),
+        }),
+        ..Default::default()
+    };
+    let span = Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        name: "tools/call add".into(),
+        kind: 2,
+        attributes: vec![KeyValue {
+            key: "mcp.method.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("tools/call".into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let pid = KeyValue {
+        key: "process.pid".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(42)),
+        }),
+        ..Default::default()
+    };
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    huge("service.name"),
+                    huge("service.namespace"),
+                    huge("service.instance.id"),
+                    huge("host.name"),
+                    pid,
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let (trimmed, _) = TraceRequest::from_full(&request).unwrap();
+    let mut recogniser = Recogniser::new();
+    let recognised = recogniser.recognise_request(&trimmed);
+    let service = &recognised.operations[0].service;
+    // Two-byte characters: cut at the last whole one within the bound.
+    assert_eq!(service.name, "é".repeat(MAX_VALUE_BYTES / 2));
+    assert_eq!(
+        service.namespace.as_deref().map(str::len),
+        Some(MAX_VALUE_BYTES)
+    );
+    assert_eq!(
+        service.instance.as_deref().map(str::len),
+        Some(MAX_VALUE_BYTES)
+    );
+    let resource_info = ResourceInfo::from_attributes(
+        &trimmed.resource_spans[0]
+            .resource
+            .as_ref()
+            .unwrap()
+            .attributes,
+    );
+    let process = resource_info.process.unwrap();
+    assert!(
+        process.starts_with("42@é") && process.len() <= MAX_VALUE_BYTES,
+        "{process}"
+    );
+    assert_eq!(recogniser.take_truncated(), 4);
+}

@@ -50,6 +50,9 @@ fuzz_target!(|data: &[u8]| {
 fn bounded(op: &Operation) {
     let lengths = [
         Some(op.method.as_str().len()),
+        Some(op.service.name.len()),
+        op.service.namespace.as_ref().map(String::len),
+        op.service.instance.as_ref().map(String::len),
         op.target.as_ref().map(|t| t.name.len()),
         op.session.as_ref().map(|s| s.len()),
         op.outcome.error_type().map(str::len),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::trimmed::{text, AnyValue, KeyValue, Span, Value, STATUS_CODE_ERROR};
 
-use super::operation::{RequestId, Service, Transport};
+use super::operation::{bounded, RequestId, Service, Transport};
 
 /// `mcp.method.name`
 pub const MCP_METHOD_NAME: &str = "mcp.method.name";
@@ -50,25 +50,39 @@ pub struct ResourceInfo {
     /// `process.pid@host.name`, when both are there: the process identity for a stdio
     /// server that has no `service.instance.id`.
     pub process: Option<String>,
+    /// How many of these values were cut to `MAX_VALUE_BYTES`.
+    pub truncated: u32,
 }
 
 impl ResourceInfo {
-    /// Reads the resource attributes.
+    /// Reads the resource attributes, each value cut to `MAX_VALUE_BYTES` like those of
+    /// spans (a service name is a label of every series).
     pub fn from_attributes(attributes: &[KeyValue]) -> Self {
-        let owned = |key: &str| string_attr(attributes, key).map(str::to_owned);
+        let mut truncated = 0;
+        let mut bound = |value: &str| {
+            let (kept, cut) = bounded(value);
+            truncated += u32::from(cut);
+            kept
+        };
         let pid = find(attributes, "process.pid").and_then(|v| match &v.value {
             Some(Value::IntValue(pid)) => Some(pid.to_string()),
             Some(Value::StringValue(pid)) => text(pid).map(str::to_owned),
             _ => None,
         });
         let host = string_attr(attributes, "host.name");
+        let process = pid
+            .zip(host)
+            .map(|(pid, host)| bound(&format!("{pid}@{host}")));
+        let mut owned = |key: &str| string_attr(attributes, key).map(&mut bound);
+        let service = Service {
+            name: owned("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
+            namespace: owned("service.namespace"),
+            instance: owned("service.instance.id"),
+        };
         ResourceInfo {
-            service: Arc::new(Service {
-                name: owned("service.name").unwrap_or_else(|| "unknown_service".to_owned()),
-                namespace: owned("service.namespace"),
-                instance: owned("service.instance.id"),
-            }),
-            process: pid.zip(host).map(|(pid, host)| format!("{pid}@{host}")),
+            service: Arc::new(service),
+            process,
+            truncated,
         }
     }
 }

@@ -362,6 +362,7 @@ impl Recogniser {
                     .unwrap_or_default(),
             );
             resource.service = self.services.share(resource.service);
+            self.truncated += u64::from(resource.truncated);
             for scope_spans in &resource_spans.scope_spans {
                 let scope = scope_spans
                     .scope
