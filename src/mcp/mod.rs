@@ -15,6 +15,7 @@ pub mod dialects;
 pub mod json_scan;
 pub mod operation;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::trimmed::TraceRequest;
@@ -228,13 +229,14 @@ impl Recogniser {
             .try_into()
             .map_err(|_| Unrecognised::InvalidIds)?;
         let parent_span_id = span.parent_span_id[..].try_into().ok();
+        // The error type is shared as read: no copy of it is made per failed operation.
         let outcome = match reading.outcome {
-            Some(outcome) => outcome,
-            None => common_outcome(view),
-        };
-        let outcome = match outcome {
-            Outcome::Error(kind) => Outcome::Error(self.bounded_error(&kind)),
-            ok => ok,
+            Some(Outcome::Ok) => Outcome::Ok,
+            Some(Outcome::Error(kind)) => Outcome::Error(self.bounded_error(&kind)),
+            None => match common_error_type(view) {
+                Some(kind) => Outcome::Error(self.bounded_error(&kind)),
+                None => Outcome::Ok,
+            },
         };
         let error_message = match (&outcome, view.status_message()) {
             (Outcome::Error(_), Some(message)) => Some(self.bounded_error(message)),
@@ -293,22 +295,19 @@ impl Recogniser {
     }
 }
 
-/// The rule every dialect shares: `error.type`, else a JSON-RPC error code, else status
-/// ERROR (`_OTHER`), else success.
-fn common_outcome(view: &SpanView) -> Outcome {
+/// The rule every dialect shares, as the error type of a failed call: `error.type`, else
+/// a JSON-RPC error code, else status ERROR (`_OTHER`); `None` for success.
+fn common_error_type<'a>(view: &SpanView<'a>) -> Option<Cow<'a, str>> {
     if let Some(kind) = view.str(ERROR_TYPE).filter(|k| !k.is_empty()) {
-        return Outcome::Error(kind.into());
+        return Some(Cow::Borrowed(kind));
     }
     if let Some(code) = view
         .text(RPC_RESPONSE_STATUS_CODE)
         .filter(|c| !c.is_empty())
     {
-        return Outcome::Error(code.into());
+        return Some(Cow::Owned(code));
     }
-    if view.status_error() {
-        return Outcome::Error(OTHER_ERROR.into());
-    }
-    Outcome::Ok
+    view.status_error().then_some(Cow::Borrowed(OTHER_ERROR))
 }
 
 /// The session an operation belongs to:
