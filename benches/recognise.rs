@@ -22,11 +22,11 @@ struct Input {
 }
 
 fn request_bytes(captures: &[&str]) -> Vec<Vec<u8>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conventions/captures");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures");
     let mut out = Vec::new();
     for capture in captures {
         let mut files: Vec<_> = std::fs::read_dir(root.join(capture))
-            .expect("captures are beside the project in ../shared")
+            .expect("captures are in tests/data/captures")
             .map(|e| e.expect("dir entry").path())
             .filter(|p| p.extension().is_some_and(|e| e == "pb"))
             .collect();

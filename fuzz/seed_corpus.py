@@ -20,7 +20,7 @@ ROOT = pathlib.Path(sys.argv[1]).resolve()
 CORPUS = ROOT / "fuzz" / "corpus"
 CAPTURE_DIRS = [
     ROOT / "src" / "demo" / "captures",
-    ROOT.parent / "shared" / "conventions" / "captures",
+    ROOT / "tests" / "data" / "captures",
 ]
 SPAN_KINDS = {
     "SPAN_KIND_UNSPECIFIED": 0,
@@ -105,7 +105,7 @@ def main():
     jsons = list(captures(".json"))
     for name, path in jsons:
         put("otlp_json", name, json.dumps(otlp_json(json.loads(path.read_text()))).encode())
-    spec = ROOT.parent / "shared" / "specs" / "otlp-example-trace.json"
+    spec = ROOT / "tests" / "data" / "specs" / "otlp-example-trace.json"
     if spec.is_file():
         put("otlp_json", "spec-example", spec.read_bytes())
     seeded["otlp_json"] = len(jsons) + spec.is_file()

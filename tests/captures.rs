@@ -1,4 +1,4 @@
-//! Recognition of every capture in `../shared/conventions/captures/`, checked against what
+//! Recognition of every capture in `tests/data/captures/`, checked against what
 //! each SCENARIO.md says the client called and saw.
 //!
 //! The expectations below are written from the scenarios (eleven calls: initialize,

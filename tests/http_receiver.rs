@@ -61,7 +61,7 @@ async fn protobuf_and_json_in_the_same_encoding_out() {
 
     let example = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/specs/otlp-example-trace.json"
+        "/tests/data/specs/otlp-example-trace.json"
     ))
     .unwrap();
     let response = post(&url, JSON, None, example).await;
@@ -96,7 +96,7 @@ async fn gzip_bodies_protobuf_and_json() {
     assert_eq!(response.status(), StatusCode::OK);
     let example = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/specs/otlp-example-trace.json"
+        "/tests/data/specs/otlp-example-trace.json"
     ))
     .unwrap();
     let response = post(&url, JSON, Some("gzip"), gzip(&example)).await;
@@ -394,7 +394,7 @@ async fn full_pipeline_answers_503_with_retry_after() {
 
     let example = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/specs/otlp-example-trace.json"
+        "/tests/data/specs/otlp-example-trace.json"
     ))
     .unwrap();
     let response = post(&url, JSON, None, example.repeat(1)).await;

@@ -1,5 +1,5 @@
 //! The Zipkin exporter: the JSON a real HTTP sink receives validates against the `Span`
-//! schema of `../shared/specs/zipkin2-api.yaml` (read here, not restated), and a known
+//! schema of `tests/data/specs/zipkin2-api.yaml` (read here, not restated), and a known
 //! capture converts to the golden file written by hand from the specification's mapping.
 
 mod common;
@@ -19,7 +19,7 @@ use serde_json::Value;
 fn schema() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/specs/zipkin2-api.yaml"
+        "/tests/data/specs/zipkin2-api.yaml"
     ))
     .unwrap();
     serde_saphyr::from_str(&text).unwrap()

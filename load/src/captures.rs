@@ -1,5 +1,5 @@
 //! Recorded traffic: the OTLP request bodies real MCP SDKs sent, from
-//! `shared/conventions/captures/<library>-<transport>/NNNN-traces.pb`.
+//! `tests/data/captures/<library>-<transport>/NNNN-traces.pb` (the repository's copy).
 //!
 //! In: the captures directory. Out: the bodies, in directory then file order, and a
 //! mix of them with synthetic requests.
@@ -10,11 +10,8 @@ use bytes::Bytes;
 
 use crate::{LoadError, Payload};
 
-/// Where the captures sit in a checkout: `shared/` beside the repository.
-pub const DEFAULT_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conventions/captures"
-);
+/// Where the captures sit in a checkout: the repository's `tests/data/captures`.
+pub const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/captures");
 
 /// Every `*/NNNN-traces.pb` under `dir`, sorted by directory and file name.
 pub fn captures(dir: &Path) -> Result<Vec<Bytes>, LoadError> {
@@ -119,7 +116,7 @@ mod tests {
             text.starts_with("captures /nonexistent/captures: "),
             "{text}"
         );
-        assert!(text.ends_with("pass --captures-dir pointing at shared/conventions/captures"));
+        assert!(text.ends_with("pass --captures-dir pointing at a folder of <library>-<transport>/NNNN-traces.pb captures (the repository has them in tests/data/captures)"));
     }
 
     #[test]

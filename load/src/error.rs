@@ -29,7 +29,7 @@ pub enum LoadError {
     },
     /// The captures directory, or a file in it, could not be read.
     #[error(
-        "captures {path}: {source}; pass --captures-dir pointing at shared/conventions/captures"
+        "captures {path}: {source}; pass --captures-dir pointing at a folder of <library>-<transport>/NNNN-traces.pb captures (the repository has them in tests/data/captures)"
     )]
     Captures {
         /// The directory or file.
@@ -39,7 +39,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The captures directory holds no `*/NNNN-traces.pb` file.
-    #[error("captures {path}: no */NNNN-traces.pb files; pass --captures-dir pointing at shared/conventions/captures")]
+    #[error("captures {path}: no */NNNN-traces.pb files; pass --captures-dir pointing at a folder of <library>-<transport>/NNNN-traces.pb captures (the repository has them in tests/data/captures)")]
     NoCaptures {
         /// The directory searched.
         path: PathBuf,

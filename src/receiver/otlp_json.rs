@@ -727,7 +727,7 @@ mod tests {
     fn the_specification_example_decodes_whole() {
         let body = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/specs/otlp-example-trace.json"
+            "/tests/data/specs/otlp-example-trace.json"
         ))
         .unwrap();
         let request = decode_traces(&body).unwrap();

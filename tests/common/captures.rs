@@ -1,11 +1,11 @@
-//! The real spans captured from each instrumentation, in `../shared/conventions/captures/`.
+//! The real spans captured from each instrumentation, in `tests/data/captures/` (copied from the workspace's conventions).
 
 use std::path::{Path, PathBuf};
 
 /// The folder of one capture.
 pub fn dir(capture: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/conventions/captures")
+        .join("tests/data/captures")
         .join(capture)
 }
 

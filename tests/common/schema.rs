@@ -1,5 +1,5 @@
 //! A small validator for the JSON Schema subset the OpenAPI files here use (the Zipkin v2
-//! API in `../shared/specs/`, mcpcol's `docs/openapi.yaml`): `$ref` (`#/definitions/…` and
+//! API in `tests/data/specs/`, mcpcol's `docs/openapi.yaml`): `$ref` (`#/definitions/…` and
 //! `#/components/schemas/…`), `type`, `nullable`, `required`, `properties`,
 //! `additionalProperties`, `items`, `enum`, `minLength`/`maxLength`, `[a-f0-9]{m,n}`
 //! patterns and the ipv4/ipv6 formats. An object that lists `properties` and no schema

@@ -4,7 +4,7 @@
 //! services, error share, dialect mix). Out: deterministic `ExportTraceServiceRequest`s,
 //! one per index, and their encodings ([`Payload`]).
 //!
-//! The attribute shapes are copied from the captures in `shared/conventions/captures`
+//! The attribute shapes are copied from the captures in `tests/data/captures`
 //! (see `conventions/ATTRIBUTES.md`):
 //! - MCP Python SDK 2.x server spans (scope `mcp-python-sdk`, kind SERVER, span name
 //!   `{method} {target}`, `mcp.method.name`, `jsonrpc.request.id`, `mcp.protocol.version`,
