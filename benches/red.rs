@@ -11,11 +11,11 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use mcpcol::mcp::operation::{
     DialectId, Method, Operation, Outcome, Service, Side, Target, TargetKind, Transport,
 };
-use mcpcol::metrics::exposition::{render, Format};
+use mcpcol::metrics::exposition::{render, Format, Scrape};
+use mcpcol::metrics::family::Registry;
 use mcpcol::metrics::red::RedMetrics;
 use mcpcol::metrics::MetricsConfig;
 use mcpcol::telemetry::Telemetry;
-use prometheus_client::registry::Registry;
 
 fn operation(i: u64, tools: u64) -> Operation {
     Operation {
@@ -81,20 +81,20 @@ fn record(c: &mut Criterion) {
 
     // The same, while another thread scrapes 50 000 series without pause.
     group.bench_function("record while 50k series are scraped in a loop", |b| {
-        let (mut red, collector) = RedMetrics::new(&config(60_000));
+        let (mut red, collector) = RedMetrics::new(&config(2_000_000));
         let now = tokio::time::Instant::now();
         for i in 0..50_000u64 {
             red.record(&operation(i, 50_000), now, &telemetry);
         }
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(collector));
+        registry.register(Arc::new(collector));
         let stop = Arc::new(AtomicBool::new(false));
         let scraper = {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut scrapes = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let _ = render(&registry, Format::OpenMetrics);
+                    let _ = render(&registry, &Scrape::reading(Format::OpenMetrics));
                     scrapes += 1;
                 }
                 scrapes
@@ -113,14 +113,14 @@ fn record(c: &mut Criterion) {
 
 fn scrape(c: &mut Criterion) {
     let telemetry = Telemetry::new(10);
-    let (mut red, collector) = RedMetrics::new(&config(60_000));
+    let (mut red, collector) = RedMetrics::new(&config(2_000_000));
     let now = tokio::time::Instant::now();
     for i in 0..50_000u64 {
         red.record(&operation(i, 50_000), now, &telemetry);
     }
     eprintln!("series: {}", red.series());
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(collector));
+    registry.register(Arc::new(collector));
     let mut group = c.benchmark_group("scrape 50k series");
     group.sample_size(10);
     for (name, format) in [
@@ -130,7 +130,7 @@ fn scrape(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || (),
-                |_| render(&registry, format).map(|t| t.len()),
+                |_| render(&registry, &Scrape::reading(format)).len(),
                 BatchSize::SmallInput,
             )
         });

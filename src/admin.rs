@@ -16,7 +16,7 @@ use axum::Router;
 
 use crate::auth::Tokens;
 use crate::live::store::{LiveStore, Viewer};
-use crate::metrics::exposition::{render, Format};
+use crate::metrics::exposition::{render, Format, Scrape, SCRAPE_TIMEOUT_HEADER};
 use crate::telemetry::Telemetry;
 
 /// Whether mcpcol is ready to take traffic.
@@ -42,20 +42,23 @@ struct AdminState {
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
     live: Arc<LiveStore>,
+    zero_new_series: bool,
 }
 
-/// The admin routes.
+/// The admin routes. `zero_new_series`: `metrics.new_series_at_zero`.
 pub fn router(
     telemetry: Arc<Telemetry>,
     readiness: Arc<Readiness>,
     live_store: Arc<LiveStore>,
     live: Router,
     tokens: Tokens,
+    zero_new_series: bool,
 ) -> Router {
     let state = AdminState {
         telemetry,
         readiness,
         live: live_store,
+        zero_new_series,
     };
     // `/health` and `/ready` stay open for probes, and `/` is the page itself (it holds
     // no data; its requests to the API carry the token).
@@ -120,14 +123,13 @@ async fn require_token(
 
 async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
     let format = Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    match render(state.telemetry.registry(), format) {
-        Ok(text) => ([(header::CONTENT_TYPE, format.content_type())], text).into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cannot encode the metrics; this is a bug in mcpcol\n",
-        )
-            .into_response(),
-    }
+    let scrape = Scrape {
+        format,
+        storing: headers.contains_key(SCRAPE_TIMEOUT_HEADER),
+        zero_new_series: state.zero_new_series,
+    };
+    let text = render(state.telemetry.registry(), &scrape);
+    ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
 }
 
 /// The last recognised operations, oldest first (JSON array).

@@ -233,7 +233,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
     let admin_tls = tls(&config.metrics.tls, "metrics.tls", Protocols::Http1And2)?;
     let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
     let (red, red_collector) = RedMetrics::new(&config.metrics);
-    telemetry.register_collector(Box::new(red_collector));
+    telemetry.register_collector(Arc::new(red_collector));
     let telemetry = Arc::new(telemetry);
     let (handle, queue) = pipeline::channel(config.exporters.queue.max_spans, telemetry.clone());
     let exporters = Exporters::start(&config.exporters, telemetry.clone())?;
@@ -338,6 +338,7 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
             live_store.clone(),
             live_routes,
             admin_tokens,
+            config.metrics.new_series_at_zero,
         );
         let listener = Listener {
             name: "admin",

@@ -7,17 +7,14 @@
 //! requests cannot flood the log.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use crate::metrics::exposition::encoder::Descriptor;
+use crate::metrics::family::{labels, Collect, Family, Registry, Single};
+use crate::metrics::instruments::{Counter, Gauge, Histogram};
 
 /// How a request reached mcpcol.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Transport {
     /// OTLP/gRPC.
     Grpc,
@@ -36,7 +33,7 @@ impl Transport {
 }
 
 /// Why a receiver refused spans or a whole request.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RefusalReason {
     /// The payload could not be decoded (bad protobuf, bad JSON).
     Malformed,
@@ -89,148 +86,131 @@ impl RefusalReason {
 
 macro_rules! label_value_as_str {
     ($($t:ty),*) => {$(
-        impl EncodeLabelValue for $t {
-            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-                EncodeLabelValue::encode(&self.as_str(), encoder)
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                self.as_str()
             }
         }
     )*};
 }
 label_value_as_str!(Transport, RefusalReason);
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TransportLabels {
+labels!(TransportLabels {
+    transport: Transport
+});
+
+labels!(RefusedLabels {
     transport: Transport,
-}
+    reason: RefusalReason
+});
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RefusedLabels {
-    transport: Transport,
-    reason: RefusalReason,
-}
+labels!(OperationLabels { dialect: &'static str, side: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OperationLabels {
-    dialect: &'static str,
-    side: &'static str,
-}
+labels!(ReasonLabels { reason: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
+labels!(OverflowLabels { label: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OverflowLabels {
-    label: &'static str,
-}
+labels!(ExporterLabels { exporter: String });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ExporterLabels {
+labels!(ExporterReasonLabels {
     exporter: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ExporterReasonLabels {
-    exporter: String,
-    reason: String,
-}
-
-type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+    reason: String
+});
 
 fn batch_histogram() -> Histogram {
-    Histogram::new([1.0, 8.0, 64.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0])
+    Histogram::new([1.0, 8.0, 64.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0].into())
 }
 
 fn send_histogram() -> Histogram {
-    Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0])
+    Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0].into())
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WhatLabels {
-    what: &'static str,
-}
+labels!(WhatLabels { what: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ListenerLabels {
-    listener: &'static str,
-}
+labels!(ListenerLabels { listener: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ListenerReasonLabels {
-    listener: &'static str,
-    reason: &'static str,
-}
+labels!(ListenerReasonLabels { listener: &'static str, reason: &'static str });
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ResultLabels {
-    result: &'static str,
-}
+labels!(ResultLabels { result: &'static str });
 
 /// The self-metrics of mcpcol's defences: listener limits, the memory limit, decode
 /// caps and reloads. Each limit reached is counted here and logged once.
 #[derive(Debug)]
 struct Defences {
-    connections_open: Family<ListenerLabels, Gauge>,
-    connections_refused: Family<ListenerReasonLabels, Counter>,
-    request_timeouts: Family<ListenerLabels, Counter>,
-    decode_cut: Family<WhatLabels, Counter>,
-    memory_resident: Gauge,
-    memory_limited: Gauge,
-    reloads: Family<ResultLabels, Counter>,
+    connections_open: Arc<Family<ListenerLabels, Gauge>>,
+    connections_refused: Arc<Family<ListenerReasonLabels, Counter>>,
+    request_timeouts: Arc<Family<ListenerLabels, Counter>>,
+    decode_cut: Arc<Family<WhatLabels, Counter>>,
+    memory_resident: Arc<Single<Gauge>>,
+    memory_limited: Arc<Single<Gauge>>,
+    reloads: Arc<Family<ResultLabels, Counter>>,
     warned: Mutex<HashSet<(&'static str, &'static str)>>,
+}
+
+/// Registers `collector` and hands it back.
+fn registered<C: Collect + 'static>(registry: &mut Registry, collector: C) -> Arc<C> {
+    let collector = Arc::new(collector);
+    registry.register(collector.clone());
+    collector
 }
 
 impl Defences {
     fn register(registry: &mut Registry) -> Self {
         let defences = Defences {
-            connections_open: Family::default(),
-            connections_refused: Family::default(),
-            request_timeouts: Family::default(),
-            decode_cut: Family::default(),
-            memory_resident: Gauge::default(),
-            memory_limited: Gauge::default(),
-            reloads: Family::default(),
+            connections_open: registered(
+                registry,
+                Family::new(Descriptor::gauge(
+                    "mcpcol_listener_open_connections",
+                    "Connections open now, by listener",
+                )),
+            ),
+            connections_refused: registered(
+                registry,
+                Family::new(Descriptor::counter(
+                    "mcpcol_listener_refused_connections",
+                    "Connections closed before a request was served, by listener and reason \
+                     (max_connections, tls_handshake, handshake_timeout, header_timeout, \
+                     headers_too_large, malformed_request)",
+                )),
+            ),
+            request_timeouts: registered(
+                registry,
+                Family::new(Descriptor::counter(
+                    "mcpcol_listener_request_timeouts",
+                    "Requests reset because they were not complete within request_timeout",
+                )),
+            ),
+            decode_cut: registered(
+                registry,
+                Family::new(Descriptor::counter(
+                    "mcpcol_receiver_decode_cuts",
+                    "Parts of received spans cut by a decode cap, by what \
+                     (attributes, value_bytes, depth)",
+                )),
+            ),
+            memory_resident: registered(
+                registry,
+                Single::new(Descriptor::gauge(
+                    "mcpcol_memory_resident_bytes",
+                    "Resident memory of the process as last measured by the memory limiter",
+                )),
+            ),
+            memory_limited: registered(
+                registry,
+                Single::new(Descriptor::gauge(
+                    "mcpcol_memory_limited",
+                    "1 while resident memory is over the soft limit and the receivers throttle",
+                )),
+            ),
+            reloads: registered(
+                registry,
+                Family::new(Descriptor::counter(
+                    "mcpcol_reloads",
+                    "Reloads of tokens and certificates on SIGHUP, by result (ok, failed)",
+                )),
+            ),
             warned: Mutex::new(HashSet::new()),
         };
-        registry.register(
-            "mcpcol_listener_open_connections",
-            "Connections open now, by listener",
-            defences.connections_open.clone(),
-        );
-        registry.register(
-            "mcpcol_listener_refused_connections",
-            "Connections closed before a request was served, by listener and reason \
-             (max_connections, tls_handshake, handshake_timeout, header_timeout, \
-             headers_too_large, malformed_request)",
-            defences.connections_refused.clone(),
-        );
-        registry.register(
-            "mcpcol_listener_request_timeouts",
-            "Requests reset because they were not complete within request_timeout",
-            defences.request_timeouts.clone(),
-        );
-        registry.register(
-            "mcpcol_receiver_decode_cuts",
-            "Parts of received spans cut on decode by a cap, by what \
-             (attributes, value_bytes, depth)",
-            defences.decode_cut.clone(),
-        );
-        registry.register(
-            "mcpcol_memory_resident_bytes",
-            "Resident memory of the process as last measured by the memory limiter",
-            defences.memory_resident.clone(),
-        );
-        registry.register(
-            "mcpcol_memory_limited",
-            "1 while resident memory is over the soft limit and the receivers throttle",
-            defences.memory_limited.clone(),
-        );
-        registry.register(
-            "mcpcol_reloads",
-            "Reloads of tokens and certificates on SIGHUP, by result (ok, failed)",
-            defences.reloads.clone(),
-        );
         for what in ["attributes", "value_bytes", "depth"] {
             let _ = defences.decode_cut.get_or_create(&WhatLabels { what });
         }
@@ -267,10 +247,7 @@ pub struct Totals {
     pub series: std::sync::atomic::AtomicU64,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: &'static str,
-}
+labels!(BuildLabels { version: &'static str });
 
 /// Labels a cardinality cap can fold into "other" (`mcpcol_series_overflow_total{label}`);
 /// `series` is the total `metrics.max_series`.
@@ -286,38 +263,50 @@ pub const OVERFLOW_LABELS: [&str; 9] = [
     "series",
 ];
 
+/// Labels whose caps forget idle values (`mcpcol_label_values_forgotten_total{label}`);
+/// `target` is the tool, prompt and resource names together.
+pub const FORGETTING_LABELS: [&str; 5] = [
+    "service_name",
+    "mcp_method_name",
+    "target",
+    "error_type",
+    "mcp_protocol_version",
+];
+
 /// The registry and every self-metric; shared by all stages behind an `Arc`.
 #[derive(Debug)]
 pub struct Telemetry {
     registry: Registry,
-    accepted_spans: Family<TransportLabels, Counter>,
-    refused_spans: Family<RefusedLabels, Counter>,
-    refused_requests: Family<RefusedLabels, Counter>,
-    accepted_log_records: Family<TransportLabels, Counter>,
-    accepted_metric_points: Family<TransportLabels, Counter>,
-    pipeline_queue_size: Gauge,
-    pipeline_processed_spans: Counter,
+    accepted_spans: Arc<Family<TransportLabels, Counter>>,
+    refused_spans: Arc<Family<RefusedLabels, Counter>>,
+    refused_requests: Arc<Family<RefusedLabels, Counter>>,
+    accepted_log_records: Arc<Family<TransportLabels, Counter>>,
+    accepted_metric_points: Arc<Family<TransportLabels, Counter>>,
+    pipeline_queue_size: Arc<Single<Gauge>>,
+    pipeline_processed_spans: Arc<Single<Counter>>,
     pipeline_queue_capacity_value: i64,
-    operations: Family<OperationLabels, Counter>,
-    unrecognised: Family<ReasonLabels, Counter>,
-    values_truncated: Counter,
-    admin_refused: Counter,
-    series_overflow: Family<OverflowLabels, Counter>,
-    series_used: Gauge,
+    operations: Arc<Family<OperationLabels, Counter>>,
+    unrecognised: Arc<Family<ReasonLabels, Counter>>,
+    values_truncated: Arc<Single<Counter>>,
+    admin_refused: Arc<Single<Counter>>,
+    series_overflow: Arc<Family<OverflowLabels, Counter>>,
+    series_used: Arc<Single<Gauge>>,
+    series_forgotten: Arc<Single<Counter>>,
+    values_forgotten: Arc<Family<OverflowLabels, Counter>>,
     overflow_warned: Mutex<HashSet<&'static str>>,
-    exporter_enqueued: Family<ExporterLabels, Counter>,
-    exporter_sent: Family<ExporterLabels, Counter>,
-    exporter_failed: Family<ExporterReasonLabels, Counter>,
-    exporter_dropped: Family<ExporterReasonLabels, Counter>,
-    exporter_retries: Family<ExporterLabels, Counter>,
-    exporter_queue_size: Family<ExporterLabels, Gauge>,
-    exporter_queue_capacity: Family<ExporterLabels, Gauge>,
-    exporter_corrupt: Family<ExporterLabels, Counter>,
-    exporter_recovered: Family<ExporterLabels, Counter>,
-    exporter_batch_spans: HistogramFamily<ExporterLabels>,
-    exporter_send_seconds: HistogramFamily<ExporterLabels>,
+    exporter_enqueued: Arc<Family<ExporterLabels, Counter>>,
+    exporter_sent: Arc<Family<ExporterLabels, Counter>>,
+    exporter_failed: Arc<Family<ExporterReasonLabels, Counter>>,
+    exporter_dropped: Arc<Family<ExporterReasonLabels, Counter>>,
+    exporter_retries: Arc<Family<ExporterLabels, Counter>>,
+    exporter_queue_size: Arc<Family<ExporterLabels, Gauge>>,
+    exporter_queue_capacity: Arc<Family<ExporterLabels, Gauge>>,
+    exporter_corrupt: Arc<Family<ExporterLabels, Counter>>,
+    exporter_recovered: Arc<Family<ExporterLabels, Counter>>,
+    exporter_batch_spans: Arc<Family<ExporterLabels, Histogram>>,
+    exporter_send_seconds: Arc<Family<ExporterLabels, Histogram>>,
     exporter_warned: Mutex<HashSet<String>>,
-    live_evicted: Family<WhatLabels, Counter>,
+    live_evicted: Arc<Family<WhatLabels, Counter>>,
     defences: Defences,
     totals: Totals,
     /// Reasons already logged at WARN; short critical sections only, never across
@@ -329,168 +318,186 @@ impl Telemetry {
     /// Registers every self-metric in a fresh registry.
     pub fn new(queue_capacity: usize) -> Self {
         let mut registry = Registry::default();
-        let accepted_spans = Family::<TransportLabels, Counter>::default();
-        registry.register(
-            "mcpcol_receiver_accepted_spans",
-            "Spans accepted by the OTLP receivers and handed to the pipeline",
-            accepted_spans.clone(),
-        );
-        let refused_spans = Family::<RefusedLabels, Counter>::default();
-        registry.register(
+        let accepted_spans = Arc::new(Family::<TransportLabels, Counter>::new(
+            Descriptor::counter(
+                "mcpcol_receiver_accepted_spans",
+                "Spans accepted by the OTLP receivers and handed to the pipeline",
+            ),
+        ));
+        registry.register(accepted_spans.clone());
+        let refused_spans = Arc::new(Family::<RefusedLabels, Counter>::new(Descriptor::counter(
             "mcpcol_receiver_refused_spans",
             "Spans the OTLP receivers decoded but did not accept, by reason",
-            refused_spans.clone(),
-        );
-        let refused_requests = Family::<RefusedLabels, Counter>::default();
-        registry.register(
-            "mcpcol_receiver_refused_requests",
-            "Requests the OTLP receivers answered with an error, by reason",
-            refused_requests.clone(),
-        );
-        let accepted_log_records = Family::<TransportLabels, Counter>::default();
-        registry.register(
-            "mcpcol_receiver_accepted_log_records",
-            "Log records accepted (counted, not forwarded: mcpcol works on traces)",
-            accepted_log_records.clone(),
-        );
-        let accepted_metric_points = Family::<TransportLabels, Counter>::default();
-        registry.register(
-            "mcpcol_receiver_accepted_metric_points",
-            "Metric data points accepted (counted, not forwarded: mcpcol works on traces)",
-            accepted_metric_points.clone(),
-        );
-        let pipeline_queue_size = Gauge::default();
-        registry.register(
+        )));
+        registry.register(refused_spans.clone());
+        let refused_requests =
+            Arc::new(Family::<RefusedLabels, Counter>::new(Descriptor::counter(
+                "mcpcol_receiver_refused_requests",
+                "Requests the OTLP receivers answered with an error, by reason",
+            )));
+        registry.register(refused_requests.clone());
+        let accepted_log_records = Arc::new(Family::<TransportLabels, Counter>::new(
+            Descriptor::counter(
+                "mcpcol_receiver_accepted_log_records",
+                "Log records accepted (counted, not forwarded: mcpcol works on traces)",
+            ),
+        ));
+        registry.register(accepted_log_records.clone());
+        let accepted_metric_points = Arc::new(Family::<TransportLabels, Counter>::new(
+            Descriptor::counter(
+                "mcpcol_receiver_accepted_metric_points",
+                "Metric data points accepted (counted, not forwarded: mcpcol works on traces)",
+            ),
+        ));
+        registry.register(accepted_metric_points.clone());
+        let pipeline_queue_size = Arc::new(Single::<Gauge>::new(Descriptor::gauge(
             "mcpcol_pipeline_queue_size",
             "Spans accepted and not yet processed by the pipeline",
-            pipeline_queue_size.clone(),
-        );
-        let pipeline_queue_capacity = Gauge::<i64>::default();
-        pipeline_queue_capacity.set(i64::try_from(queue_capacity).unwrap_or(i64::MAX));
-        registry.register(
-            "mcpcol_pipeline_queue_capacity",
-            "Spans the pipeline holds before the receivers throttle clients",
-            pipeline_queue_capacity,
-        );
-        let pipeline_processed_spans = Counter::default();
-        registry.register(
+        )));
+        registry.register(pipeline_queue_size.clone());
+        registered(
+            &mut registry,
+            Single::<Gauge>::new(Descriptor::gauge(
+                "mcpcol_pipeline_queue_capacity",
+                "Spans the pipeline holds before the receivers throttle clients",
+            )),
+        )
+        .set(i64::try_from(queue_capacity).unwrap_or(i64::MAX));
+        let pipeline_processed_spans = Arc::new(Single::<Counter>::new(Descriptor::counter(
             "mcpcol_pipeline_processed_spans",
             "Spans the pipeline has taken off its queue and processed",
-            pipeline_processed_spans.clone(),
-        );
-        let operations = Family::<OperationLabels, Counter>::default();
-        registry.register(
-            "mcpcol_mcp_operations",
-            "MCP operations recognised, by dialect (instrumentation) and side",
-            operations.clone(),
-        );
-        let unrecognised = Family::<ReasonLabels, Counter>::default();
-        registry.register(
+        )));
+        registry.register(pipeline_processed_spans.clone());
+        let operations = Arc::new(Family::<OperationLabels, Counter>::new(
+            Descriptor::counter(
+                "mcpcol_mcp_operations",
+                "MCP operations recognised, by dialect (instrumentation) and side",
+            ),
+        ));
+        registry.register(operations.clone());
+        let unrecognised = Arc::new(Family::<ReasonLabels, Counter>::new(Descriptor::counter(
             "mcpcol_spans_unrecognised",
             "Spans that are not MCP operations of their own, by reason (still forwarded)",
-            unrecognised.clone(),
-        );
-        let values_truncated = Counter::default();
-        registry.register(
+        )));
+        registry.register(unrecognised.clone());
+        let values_truncated = Arc::new(Single::<Counter>::new(Descriptor::counter(
             "mcpcol_mcp_values_truncated",
             "Attribute values (tool names, session ids, ...) cut to 256 bytes",
-            values_truncated.clone(),
-        );
-        let admin_refused = Counter::default();
-        registry.register(
+        )));
+        registry.register(values_truncated.clone());
+        let admin_refused = Arc::new(Single::<Counter>::new(Descriptor::counter(
             "mcpcol_admin_unauthenticated_requests",
             "Requests to the admin listener refused for a missing or wrong bearer token (metrics.auth)",
-            admin_refused.clone(),
-        );
-        let series_overflow = Family::<OverflowLabels, Counter>::default();
-        registry.register(
+        )));
+        registry.register(admin_refused.clone());
+        let series_overflow = Arc::new(Family::<OverflowLabels, Counter>::new(Descriptor::counter(
             "mcpcol_series_overflow",
             "Label values recorded as \"other\" because a cardinality cap was reached, by label",
-            series_overflow.clone(),
-        );
-        let series_used = Gauge::default();
-        registry.register(
+        )));
+        registry.register(series_overflow.clone());
+        let series_used = Arc::new(Single::<Gauge>::new(Descriptor::gauge(
             "mcpcol_metrics_series",
             "Series of MCP metrics now (metrics.max_series caps them)",
-            series_used.clone(),
+        )));
+        registry.register(series_used.clone());
+        let series_forgotten = registered(
+            &mut registry,
+            Single::new(Descriptor::counter(
+                "mcpcol_series_forgotten",
+                "Series of MCP metrics removed after metrics.idle_timeout without use \
+                 (to Prometheus, a series that ended; one that comes back restarts at 0)",
+            )),
         );
-        let exporter_enqueued = Family::<ExporterLabels, Counter>::default();
-        registry.register(
-            "mcpcol_exporter_enqueued_spans",
-            "Spans put in an exporter's queue",
-            exporter_enqueued.clone(),
+        let values_forgotten = registered(
+            &mut registry,
+            Family::new(Descriptor::counter(
+                "mcpcol_label_values_forgotten",
+                "Label values a cardinality cap forgot after metrics.idle_timeout without \
+                 use, making room for new ones, by label",
+            )),
         );
-        let exporter_sent = Family::<ExporterLabels, Counter>::default();
-        registry.register(
+        let exporter_enqueued =
+            Arc::new(Family::<ExporterLabels, Counter>::new(Descriptor::counter(
+                "mcpcol_exporter_enqueued_spans",
+                "Spans put in an exporter's queue",
+            )));
+        registry.register(exporter_enqueued.clone());
+        let exporter_sent = Arc::new(Family::<ExporterLabels, Counter>::new(Descriptor::counter(
             "mcpcol_exporter_sent_spans",
             "Spans an exporter sent and the downstream accepted",
-            exporter_sent.clone(),
-        );
-        let exporter_failed = Family::<ExporterReasonLabels, Counter>::default();
-        registry.register(
+        )));
+        registry.register(exporter_sent.clone());
+        let exporter_failed = Arc::new(Family::<ExporterReasonLabels, Counter>::new(Descriptor::counter(
             "mcpcol_exporter_send_failed_spans",
             "Spans an exporter gave up on, by reason (permanent error, retries exhausted, rejected, shutdown)",
-            exporter_failed.clone(),
+        )));
+        registry.register(exporter_failed.clone());
+        let exporter_dropped = Arc::new(Family::<ExporterReasonLabels, Counter>::new(
+            Descriptor::counter(
+                "mcpcol_exporter_dropped_spans",
+                "Spans not queued for an exporter because its queue was full (on_full: drop)",
+            ),
+        ));
+        registry.register(exporter_dropped.clone());
+        let exporter_retries =
+            Arc::new(Family::<ExporterLabels, Counter>::new(Descriptor::counter(
+                "mcpcol_exporter_retries",
+                "Send attempts repeated after a retryable failure",
+            )));
+        registry.register(exporter_retries.clone());
+        let exporter_queue_size =
+            Arc::new(Family::<ExporterLabels, Gauge>::new(Descriptor::gauge(
+                "mcpcol_exporter_queue_size",
+                "Spans in an exporter's queue (waiting or being sent)",
+            )));
+        registry.register(exporter_queue_size.clone());
+        let exporter_queue_capacity =
+            Arc::new(Family::<ExporterLabels, Gauge>::new(Descriptor::gauge(
+                "mcpcol_exporter_queue_capacity",
+                "Spans an exporter's queue holds before clients are throttled",
+            )));
+        registry.register(exporter_queue_capacity.clone());
+        let exporter_corrupt =
+            Arc::new(Family::<ExporterLabels, Counter>::new(Descriptor::counter(
+                "mcpcol_exporter_queue_corrupt_records",
+                "Damaged records found and skipped in a persistent queue",
+            )));
+        registry.register(exporter_corrupt.clone());
+        let exporter_recovered =
+            Arc::new(Family::<ExporterLabels, Counter>::new(Descriptor::counter(
+                "mcpcol_exporter_recovered_spans",
+                "Spans found in a persistent queue at start (left by the last run), to be sent",
+            )));
+        registry.register(exporter_recovered.clone());
+        let exporter_batch_spans = registered(
+            &mut registry,
+            Family::with_constructor(
+                Descriptor::histogram(
+                    "mcpcol_exporter_batch_spans",
+                    "Spans per request sent by an exporter",
+                    None,
+                ),
+                batch_histogram,
+            ),
         );
-        let exporter_dropped = Family::<ExporterReasonLabels, Counter>::default();
-        registry.register(
-            "mcpcol_exporter_dropped_spans",
-            "Spans not queued for an exporter because its queue was full (on_full: drop)",
-            exporter_dropped.clone(),
+        let exporter_send_seconds = registered(
+            &mut registry,
+            Family::with_constructor(
+                Descriptor::histogram(
+                    "mcpcol_exporter_send_duration_seconds",
+                    "Duration of one send attempt of an exporter",
+                    Some("seconds"),
+                ),
+                send_histogram,
+            ),
         );
-        let exporter_retries = Family::<ExporterLabels, Counter>::default();
-        registry.register(
-            "mcpcol_exporter_retries",
-            "Send attempts repeated after a retryable failure",
-            exporter_retries.clone(),
-        );
-        let exporter_queue_size = Family::<ExporterLabels, Gauge>::default();
-        registry.register(
-            "mcpcol_exporter_queue_size",
-            "Spans in an exporter's queue (waiting or being sent)",
-            exporter_queue_size.clone(),
-        );
-        let exporter_queue_capacity = Family::<ExporterLabels, Gauge>::default();
-        registry.register(
-            "mcpcol_exporter_queue_capacity",
-            "Spans an exporter's queue holds before clients are throttled",
-            exporter_queue_capacity.clone(),
-        );
-        let exporter_corrupt = Family::<ExporterLabels, Counter>::default();
-        registry.register(
-            "mcpcol_exporter_queue_corrupt_records",
-            "Damaged records found and skipped in a persistent queue",
-            exporter_corrupt.clone(),
-        );
-        let exporter_recovered = Family::<ExporterLabels, Counter>::default();
-        registry.register(
-            "mcpcol_exporter_recovered_spans",
-            "Spans found in a persistent queue at start (left by the last run), to be sent",
-            exporter_recovered.clone(),
-        );
-        let exporter_batch_spans: HistogramFamily<ExporterLabels> =
-            Family::new_with_constructor(batch_histogram);
-        registry.register(
-            "mcpcol_exporter_batch_spans",
-            "Spans per request sent by an exporter",
-            exporter_batch_spans.clone(),
-        );
-        let exporter_send_seconds: HistogramFamily<ExporterLabels> =
-            Family::new_with_constructor(send_histogram);
-        registry.register_with_unit(
-            "mcpcol_exporter_send_duration",
-            "Duration of one send attempt of an exporter",
-            prometheus_client::registry::Unit::Seconds,
-            exporter_send_seconds.clone(),
-        );
-        let live_evicted = Family::<WhatLabels, Counter>::default();
-        registry.register(
+        let live_evicted = Arc::new(Family::<WhatLabels, Counter>::new(Descriptor::counter(
             "mcpcol_live_evicted",
             "Items the live view forgot because a bound (count or age) was reached, by kind; \
              operations_over_rate: operations counted but not kept whole \
              (live.max_recorded_per_second)",
-            live_evicted.clone(),
-        );
+        )));
+        registry.register(live_evicted.clone());
         for what in [
             "operations",
             "errors",
@@ -500,17 +507,17 @@ impl Telemetry {
         ] {
             let _ = live_evicted.get_or_create(&WhatLabels { what });
         }
-        let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
-        registry.register(
-            "mcpcol_build_info",
-            "Always 1; the labels say which mcpcol build is running",
-            build_info,
-        );
+        registered(
+            &mut registry,
+            Family::<BuildLabels, Gauge>::new(Descriptor::gauge(
+                "mcpcol_build_info",
+                "Always 1; the labels say which mcpcol build is running",
+            )),
+        )
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
         // Every known label value starts at zero, so each family is listed from the first
         // scrape and rate() works from the first event.
         for transport in [Transport::Grpc, Transport::Http] {
@@ -539,6 +546,9 @@ impl Telemetry {
         for label in OVERFLOW_LABELS {
             let _ = series_overflow.get_or_create(&OverflowLabels { label });
         }
+        for label in FORGETTING_LABELS {
+            let _ = values_forgotten.get_or_create(&OverflowLabels { label });
+        }
         let defences = Defences::register(&mut registry);
         Telemetry {
             registry,
@@ -556,6 +566,8 @@ impl Telemetry {
             admin_refused,
             series_overflow,
             series_used,
+            series_forgotten,
+            values_forgotten,
             overflow_warned: Mutex::new(HashSet::new()),
             exporter_enqueued,
             exporter_sent,
@@ -955,6 +967,22 @@ impl Telemetry {
         }
     }
 
+    /// Series forgotten after `metrics.idle_timeout`.
+    pub fn series_forgotten(&self, series: usize) {
+        if series > 0 {
+            self.series_forgotten.inc_by(series as u64);
+        }
+    }
+
+    /// Values of `label` a cap forgot after `metrics.idle_timeout`.
+    pub fn label_values_forgotten(&self, label: &'static str, values: usize) {
+        if values > 0 {
+            self.values_forgotten
+                .get_or_create(&OverflowLabels { label })
+                .inc_by(values as u64);
+        }
+    }
+
     /// Series of MCP metrics now.
     pub fn series_used(&self, series: usize) {
         self.totals
@@ -965,11 +993,8 @@ impl Telemetry {
     }
 
     /// Adds a collector (e.g. the RED metrics) to the registry `/metrics` serves.
-    pub fn register_collector(
-        &mut self,
-        collector: Box<dyn prometheus_client::collector::Collector>,
-    ) {
-        self.registry.register_collector(collector);
+    pub fn register_collector(&mut self, collector: Arc<dyn Collect>) {
+        self.registry.register(collector);
     }
 
     /// Spans processed by the pipeline so far (read back for the shutdown summary).

@@ -215,8 +215,8 @@ async fn counts_per_tool_and_outcome_are_exact_and_monotonic() {
     // The slow tool (50 ms) lands in the (0.05, 0.1] bucket.
     let slow_le = |le: &str| {
         format!(
-            "mcp_server_operation_duration_seconds_bucket{{le=\"{le}\",service_name=\"capture-native-mcp-server\",\
-             mcp_method_name=\"tools/call\",gen_ai_tool_name=\"slow\",mcp_protocol_version=\"2025-11-25\"}}"
+            "mcp_server_operation_duration_seconds_bucket{{service_name=\"capture-native-mcp-server\",\
+             mcp_method_name=\"tools/call\",gen_ai_tool_name=\"slow\",mcp_protocol_version=\"2025-11-25\",le=\"{le}\"}}"
         )
     };
     assert_eq!(first.value(&slow_le("0.05")), 0.0);
@@ -301,7 +301,9 @@ async fn a_flood_of_tool_names_and_sessions_stays_capped() {
     assert!(tools.len() <= 51, "50 tools + other, got {}", tools.len());
     assert!(tools.contains("other"));
     assert_eq!(per_family["session_ops"], 6, "top 5 sessions + other");
-    assert!(scrape.value("mcpcol_metrics_series") <= 500.0 + 10.0);
+    // Series as Prometheus stores them (a histogram label set: 14 buckets, +Inf, _sum,
+    // _count, _created), at the cap plus the shared overflow label sets.
+    assert!(scrape.value("mcpcol_metrics_series") <= 500.0 + 8.0 * 18.0);
     assert!(scrape.value("mcpcol_series_overflow_total{label=\"gen_ai_tool_name\"}") > 0.0);
     assert!(scrape.value("mcpcol_series_overflow_total{label=\"mcp_session_id\"}") > 0.0);
     assert_eq!(
@@ -317,4 +319,70 @@ async fn a_flood_of_tool_names_and_sessions_stays_capped() {
         .map(|(_, v)| v)
         .sum();
     assert_eq!(counted as usize, total);
+}
+
+/// Caps forget: a burst of invented tool names fills `max_targets_per_service`, and a
+/// real tool that comes later is `other`; once the burst has been idle for
+/// `metrics.idle_timeout`, its names and series are forgotten (counted) and the real
+/// tool gets its own series, without a restart.
+#[tokio::test]
+async fn a_burst_of_invented_names_is_forgotten_once_idle() {
+    let mcpcol = TestCollector::start(&[
+        "metrics.max_targets_per_service=10",
+        "metrics.idle_timeout=2s",
+        "metrics.sessions.idle_timeout=1s",
+    ])
+    .await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    let call = |i: u64, tool: &str| {
+        let mut span = common::span(i, "tools/call");
+        span.attributes.push(string_attr("gen_ai.tool.name", tool));
+        span
+    };
+    let burst: Vec<Span> = (0..50).map(|i| call(i, &format!("junk-{i}"))).collect();
+    client.export(common::request(burst)).await.unwrap();
+    client
+        .export(common::request(vec![call(100, "lookup")]))
+        .await
+        .unwrap();
+    wait_processed(&mcpcol, 51).await;
+    let count = |tool: &str| {
+        format!(
+            "mcp_server_operation_duration_seconds_count{{service_name=\"test-mcp-server\",\
+             mcp_method_name=\"tools/call\",gen_ai_tool_name=\"{tool}\"}}"
+        )
+    };
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(scrape.value(&count("lookup")), 0.0, "the cap is full");
+    assert_eq!(
+        scrape.value(&count("other")),
+        41.0,
+        "40 junk names and lookup"
+    );
+    assert_eq!(scrape.value(&count("junk-0")), 1.0);
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    client
+        .export(common::request(vec![call(200, "lookup")]))
+        .await
+        .unwrap();
+    wait_processed(&mcpcol, 52).await;
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(
+        scrape.value(&count("lookup")),
+        1.0,
+        "lookup has its own series now"
+    );
+    assert!(
+        !scrape.text.contains("gen_ai_tool_name=\"junk-0\""),
+        "idle series left the exposition"
+    );
+    assert!(!scrape.text.contains("gen_ai_tool_name=\"other\""));
+    assert_eq!(
+        scrape.value("mcpcol_label_values_forgotten_total{label=\"target\"}"),
+        10.0
+    );
+    assert!(scrape.value("mcpcol_series_forgotten_total") >= 11.0);
 }

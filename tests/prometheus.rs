@@ -267,3 +267,83 @@ async fn prometheus_scrapes_exact_red_metrics() {
     assert_eq!(target["health"], "up", "{target}");
     assert_eq!(target["lastError"], "", "{target}");
 }
+
+/// The value and the sample time of the one series `promql` selects, once it equals
+/// `want` (polling while Prometheus scrapes).
+async fn when_equal(prometheus: &Prometheus, promql: &str, want: f64) -> f64 {
+    for _ in 0..150 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let result = prometheus
+            .query(&format!("timestamp({promql}) and {promql} == {want}"))
+            .await;
+        if let Some(at) = result.first() {
+            return at["value"][1].as_str().unwrap().parse().unwrap();
+        }
+    }
+    panic!("Prometheus never saw {promql} == {want}");
+}
+
+/// `increase(promql[window])` evaluated at `at` (a sample's own time, so that Prometheus
+/// extrapolates nothing past the last sample).
+async fn increase_at(prometheus: &Prometheus, promql: &str, window: &str, at: f64) -> f64 {
+    let response: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/query", prometheus.url))
+        .query(&[
+            ("query", format!("sum(increase({promql}[{window}]))")),
+            ("time", at.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let value = &response["data"]["result"][0]["value"][1];
+    value.as_str().map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// Five calls of a tool never seen before: Prometheus's `increase()` over a window that
+/// covers them says 5 (the spanmetrics connector's most reported bug is a series that
+/// appears at its first value, whose first increment `increase()` never sees).
+async fn first_increment_seen(sets: &[&str]) -> Option<f64> {
+    let binary = peers::debian_binary("prometheus", "prometheus")?;
+    let mcpcol = TestCollector::start(sets).await;
+    let prometheus = start_prometheus(&binary, &mcpcol.admin.to_string());
+    // Prometheus scrapes before the calls: the series is new to a running scrape.
+    when_equal(&prometheus, "up{job=\"mcpcol\"}", 1.0).await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client
+        .export(request(calls(0, 5, "first", 15, None)))
+        .await
+        .unwrap();
+    let series = "mcp_server_operation_duration_seconds_count{gen_ai_tool_name=\"first\"}";
+    let at = when_equal(&prometheus, series, 5.0).await;
+    let increase = increase_at(&prometheus, series, "1m", at).await;
+    // The same for a bucket: dashboards' quantiles come from bucket increases.
+    let bucket =
+        "mcp_server_operation_duration_seconds_bucket{gen_ai_tool_name=\"first\",le=\"0.02\"}";
+    let bucket_increase = increase_at(&prometheus, bucket, "1m", at).await;
+    assert_eq!(
+        increase, bucket_increase,
+        "the 15 ms calls are in the 0.02 bucket"
+    );
+    Some(increase)
+}
+
+#[tokio::test]
+async fn a_new_series_first_increment_is_counted_by_increase() {
+    if let Some(increase) = first_increment_seen(&[]).await {
+        assert_eq!(increase, 5.0, "increase() over the first five calls");
+    }
+}
+
+/// What `metrics.new_series_at_zero: false` gives up, shown with the same Prometheus:
+/// the series' first sample is already 5, and `increase()` counts none of those calls.
+#[tokio::test]
+async fn without_the_zero_sample_increase_misses_a_new_series_first_calls() {
+    if let Some(increase) = first_increment_seen(&["metrics.new_series_at_zero=false"]).await {
+        assert_eq!(increase, 0.0);
+    }
+}

@@ -910,7 +910,7 @@ mod tests {
     use super::*;
 
     use crate::mcp::operation::{DialectId, Outcome, Service, Target, TargetKind, Transport};
-    use crate::metrics::exposition::{render, Format};
+    use crate::metrics::exposition::{render, Format, Scrape};
     use std::time::Duration;
 
     fn op(service: &str, tool: &str, session: Option<&str>, failed: bool) -> Operation {
@@ -954,7 +954,7 @@ mod tests {
     }
 
     fn evicted(telemetry: &Telemetry, what: &str) -> u64 {
-        let text = render(telemetry.registry(), Format::Prometheus).unwrap();
+        let text = render(telemetry.registry(), &Scrape::reading(Format::Prometheus));
         let prefix = format!("mcpcol_live_evicted_total{{what=\"{what}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(prefix.as_str()))

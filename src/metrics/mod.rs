@@ -11,6 +11,8 @@
 
 pub mod cardinality;
 pub mod exposition;
+pub mod family;
+pub mod instruments;
 pub mod red;
 pub mod series;
 pub mod sessions;
@@ -33,8 +35,10 @@ pub struct MetricsConfig {
     /// Address of the admin listener (`/metrics`, `/health`, `/ready`). Default:
     /// `127.0.0.1:9464`.
     pub endpoint: String,
-    /// Most series of MCP metrics in all; past it, new label sets fold into `other`.
-    /// Default: 50 000. Range: 100 ..= 10 000 000.
+    /// Most series of MCP metrics in all, as Prometheus counts them (a histogram label
+    /// set is its buckets plus `+Inf`, `_sum`, `_count` and `_created`; a counter its
+    /// `_total` and `_created`); past it, new label sets fold into `other`.
+    /// Default: 200 000. Range: 100 ..= 100 000 000.
     pub max_series: usize,
     /// Most services (`service_name` values). Default: 1 000. Range: 1 ..= 100 000.
     pub max_services: usize,
@@ -46,6 +50,18 @@ pub struct MetricsConfig {
     pub buckets: Vec<f64>,
     /// `metrics.sessions`: session tracking.
     pub sessions: SessionsConfig,
+    /// A series, or a label value admitted by a cap, not used for this long is
+    /// forgotten: it leaves the exposition (a counter reset to Prometheus, which `rate()`
+    /// handles) and frees its place under the caps. Default: 1h. Range: 1s ..= 30d, and
+    /// at least `sessions.idle_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A new counter or histogram series is written at zero to the first scrape that
+    /// stores samples (one sending `X-Prometheus-Scrape-Timeout-Seconds`: Prometheus,
+    /// Grafana Alloy, vmagent, the OpenTelemetry Collector's prometheus receiver), and
+    /// with its values from the next one, so `increase()` and `rate()` count its first
+    /// observations. Other readers see the values at once. Default: true.
+    pub new_series_at_zero: bool,
     /// Also expose the OTel Collector spanmetrics connector's names
     /// (`traces_span_metrics_calls_total`, `traces_span_metrics_duration_milliseconds`),
     /// so Jaeger's Monitor tab works on the same Prometheus. Default: false.
@@ -90,11 +106,13 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             endpoint: "127.0.0.1:9464".to_owned(),
-            max_series: 50_000,
+            max_series: 200_000,
             max_services: 1_000,
             max_targets_per_service: 1_000,
             buckets: CONVENTION_BUCKETS.to_vec(),
             sessions: SessionsConfig::default(),
+            idle_timeout: Duration::from_secs(3600),
+            new_series_at_zero: true,
             spanmetrics_compat: false,
             auth: crate::auth::AuthConfig::default(),
             tls: crate::listener::TlsServerConfig::default(),
@@ -112,7 +130,7 @@ impl MetricsConfig {
             .validate(&format!("{key}.connections"), problems);
         validate_endpoint(&format!("{key}.endpoint"), &self.endpoint, problems);
         let ranges: [(&str, usize, usize, usize); 5] = [
-            ("max_series", self.max_series, 100, 10_000_000),
+            ("max_series", self.max_series, 100, 100_000_000),
             ("max_services", self.max_services, 1, 100_000),
             (
                 "max_targets_per_service",
@@ -153,6 +171,24 @@ impl MetricsConfig {
                 format!("{key}.sessions.idle_timeout"),
                 humantime::format_duration(idle),
                 "use a duration from 1s to 7d, such as 30m",
+            ));
+        }
+        let forget = self.idle_timeout;
+        if forget < Duration::from_secs(1) || forget > Duration::from_secs(30 * 24 * 3600) {
+            problems.push(ConfigError::invalid(
+                format!("{key}.idle_timeout"),
+                humantime::format_duration(forget),
+                "use a duration from 1s to 30d, such as 1h",
+            ));
+        } else if forget < idle {
+            problems.push(ConfigError::invalid(
+                format!("{key}.idle_timeout"),
+                humantime::format_duration(forget),
+                &format!(
+                    "use at least {key}.sessions.idle_timeout ({}): an open session keeps \
+                     its series",
+                    humantime::format_duration(idle)
+                ),
             ));
         }
     }

@@ -18,24 +18,16 @@
 //! label `other`, `error_type` kept empty or `other`) and counted in
 //! `mcpcol_series_overflow_total{label="series"}`.
 
-use std::fmt;
+use std::sync::Arc;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabelSet, EncodeMetric, LabelSetEncoder,
-};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::exemplar::HistogramWithExemplars;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Unit;
 use tokio::time::Instant;
 
 use super::cardinality::{Limits, OTHER};
-use super::series::{
-    encode_labels, same, LabelValues, SeriesKey, SeriesList, SeriesMap, TraceExemplar,
-};
+use super::exposition::encoder::{Descriptor, Encoder, LabelSet};
+use super::exposition::Scrape;
+use super::family::Collect;
+use super::instruments::{histogram_series, Counter, Encode, Gauge, Histogram};
+use super::series::{same, LabelValues, SeriesKey, SeriesList, SeriesMap};
 use super::sessions::SessionTracker;
 use super::MetricsConfig;
 use crate::mcp::operation::{Side, TargetKind};
@@ -61,7 +53,7 @@ pub const SPANMETRICS_BUCKETS_MS: &[f64] = &[
 
 /// Labels of the operation-duration histograms: service, method, tool, prompt,
 /// resource, error type, protocol version, tenant (in one buffer), and the transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OperationKey {
     values: LabelValues<8>,
     transport: &'static str,
@@ -111,23 +103,22 @@ impl SeriesKey for OperationKey {
     }
 }
 
-impl EncodeLabelSet for OperationKey {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
+impl LabelSet for OperationKey {
+    fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
         let v = |i| self.values.get(i);
-        encode_labels(
-            encoder,
-            &[
-                ("service_name", v(0)),
-                ("mcp_method_name", v(1)),
-                ("gen_ai_tool_name", v(2)),
-                ("gen_ai_prompt_name", v(3)),
-                ("mcp_resource_uri", v(4)),
-                ("error_type", v(5)),
-                ("network_transport", self.transport),
-                ("mcp_protocol_version", v(6)),
-                ("tenant", v(7)),
-            ],
-        )
+        for (name, value) in [
+            ("service_name", v(0)),
+            ("mcp_method_name", v(1)),
+            ("gen_ai_tool_name", v(2)),
+            ("gen_ai_prompt_name", v(3)),
+            ("mcp_resource_uri", v(4)),
+            ("error_type", v(5)),
+            ("network_transport", self.transport),
+            ("mcp_protocol_version", v(6)),
+            ("tenant", v(7)),
+        ] {
+            f(name, value);
+        }
     }
 }
 
@@ -137,7 +128,7 @@ macro_rules! string_key {
         { $($field:ident => $label:literal),* }
     ) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
         pub struct $name { values: LabelValues<$n> }
 
         #[doc = concat!("Borrowed [`", stringify!($name), "`].")]
@@ -152,12 +143,11 @@ macro_rules! string_key {
             }
         }
 
-        impl EncodeLabelSet for $name {
-            fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-                let labels = [$($label),*];
-                let pairs: [(&str, &str); $n] =
-                    std::array::from_fn(|i| (labels[i], self.values.get(i)));
-                encode_labels(encoder, &pairs)
+        impl LabelSet for $name {
+            fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
+                for (i, label) in [$($label),*].into_iter().enumerate() {
+                    f(label, self.values.get(i));
+                }
             }
         }
     };
@@ -181,7 +171,7 @@ string_key!(
 );
 
 /// Labels of the spanmetrics-compatible families.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpanKey {
     service: String,
     tenant: String,
@@ -236,35 +226,34 @@ impl SeriesKey for SpanKey {
     }
 }
 
-impl EncodeLabelSet for SpanKey {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-        encode_labels(
-            encoder,
-            &[
-                ("service_name", &self.service),
-                ("span_name", &self.span_name),
-                ("span_kind", self.kind),
-                ("status_code", self.status),
-                ("tenant", &self.tenant),
-            ],
-        )
+impl LabelSet for SpanKey {
+    fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
+        f("service_name", &self.service);
+        f("span_name", &self.span_name);
+        f("span_kind", self.kind);
+        f("status_code", self.status);
+        f("tenant", &self.tenant);
     }
 }
 
 // === the aggregator ===
 
-type DurationHistogram = HistogramWithExemplars<TraceExemplar>;
-
 /// The writer side: owned by the mcp stage, updated for every operation.
 #[derive(Debug)]
 pub struct RedMetrics {
-    buckets: Vec<f64>,
+    buckets: Arc<[f64]>,
+    payload_buckets: Arc<[f64]>,
+    session_buckets: Arc<[f64]>,
+    spanmetrics_buckets: Arc<[f64]>,
     max_series: usize,
+    idle_timeout: std::time::Duration,
     spanmetrics: bool,
     limits: Limits,
     sessions: SessionTracker,
-    server: SeriesMap<OperationKey, DurationHistogram>,
-    client: SeriesMap<OperationKey, DurationHistogram>,
+    /// The writer's clock: whole seconds since this aggregator was made.
+    epoch: Instant,
+    server: SeriesMap<OperationKey, Histogram>,
+    client: SeriesMap<OperationKey, Histogram>,
     payload: SeriesMap<PayloadKey, Histogram>,
     session_duration: SeriesMap<SessionDurationKey, Histogram>,
     session_ops: SeriesMap<SessionOpsKey, Counter>,
@@ -276,8 +265,8 @@ pub struct RedMetrics {
 /// The scrape side: encodes every family from snapshots.
 #[derive(Debug)]
 pub struct RedCollector {
-    server: SeriesList<OperationKey, DurationHistogram>,
-    client: SeriesList<OperationKey, DurationHistogram>,
+    server: SeriesList<OperationKey, Histogram>,
+    client: SeriesList<OperationKey, Histogram>,
     payload: SeriesList<PayloadKey, Histogram>,
     session_duration: SeriesList<SessionDurationKey, Histogram>,
     session_ops: SeriesList<SessionOpsKey, Counter>,
@@ -301,8 +290,12 @@ impl RedMetrics {
         let (span_duration, span_duration_list) = SeriesMap::new();
         (
             RedMetrics {
-                buckets: config.buckets.clone(),
+                buckets: config.buckets.clone().into(),
+                payload_buckets: PAYLOAD_BUCKETS.into(),
+                session_buckets: SESSION_BUCKETS.into(),
+                spanmetrics_buckets: SPANMETRICS_BUCKETS_MS.into(),
                 max_series: config.max_series,
+                idle_timeout: config.idle_timeout,
                 spanmetrics: config.spanmetrics_compat,
                 limits: Limits::new(
                     config.max_services,
@@ -314,6 +307,7 @@ impl RedMetrics {
                     config.sessions.top,
                     config.sessions.idle_timeout,
                 ),
+                epoch: Instant::now(),
                 server,
                 client,
                 payload,
@@ -337,16 +331,22 @@ impl RedMetrics {
         )
     }
 
-    /// Series in all families now.
+    /// Series Prometheus stores for the MCP metrics now: each histogram label set is
+    /// its buckets, `+Inf`, `_sum`, `_count` and `_created`; a counter its `_total` and
+    /// `_created`; a gauge one. `metrics.max_series` caps this number.
     pub fn series(&self) -> usize {
-        self.server.len()
-            + self.client.len()
-            + self.payload.len()
-            + self.session_duration.len()
-            + self.session_ops.len()
+        let histogram = |bounds: &Arc<[f64]>, n: usize| n * histogram_series(bounds.len());
+        histogram(&self.buckets, self.server.len() + self.client.len())
+            + histogram(&self.payload_buckets, self.payload.len())
+            + histogram(&self.session_buckets, self.session_duration.len())
+            + histogram(&self.spanmetrics_buckets, self.span_duration.len())
+            + 2 * (self.session_ops.len() + self.span_calls.len())
             + self.sessions_active.len()
-            + self.span_calls.len()
-            + self.span_duration.len()
+    }
+
+    /// Whether a histogram with `bounds` still fits under `max_series`.
+    fn room_for(&self, bounds: &Arc<[f64]>) -> bool {
+        self.series() + histogram_series(bounds.len()) <= self.max_series
     }
 
     /// Sessions tracked now.
@@ -354,9 +354,15 @@ impl RedMetrics {
         self.sessions.active()
     }
 
+    /// Whole seconds on the writer's clock at `now`.
+    fn tick(&self, now: Instant) -> u32 {
+        u32::try_from(now.saturating_duration_since(self.epoch).as_secs()).unwrap_or(u32::MAX)
+    }
+
     /// Aggregates one operation, received at `now`.
     pub fn record(&mut self, op: &Operation, now: Instant, telemetry: &Telemetry) {
-        let admitted = self.limits.admit(op, telemetry);
+        let tick = self.tick(now);
+        let admitted = self.limits.admit(op, tick, telemetry);
         let tenant = op.tenant.as_deref().unwrap_or("");
         let (tool, prompt, resource) = match op.target.as_ref().map(|t| t.kind) {
             Some(TargetKind::Tool) => (admitted.target, "", ""),
@@ -376,44 +382,41 @@ impl RedMetrics {
             tenant,
         };
         let seconds = op.duration_nanos as f64 / 1e9;
-        let exemplar = TraceExemplar {
-            trace_id: op.trace_id,
-            span_id: op.span_id,
-        };
-        let mut room = self.series() < self.max_series;
+        let mut room = self.room_for(&self.buckets);
         let buckets = &self.buckets;
         let family = match op.side {
             Side::Server => &mut self.server,
             Side::Client => &mut self.client,
         };
-        let make = || HistogramWithExemplars::new(buckets.iter().copied());
-        let histogram = match family.get_or_create(&key, room, make) {
+        let make = || Histogram::with_exemplars(buckets.clone());
+        let histogram = match family.get_or_create(&key, room, tick, make) {
             Some(h) => h,
             None => {
                 telemetry.series_overflow("series");
                 let overflow = overflow_key(&key);
-                match family.get_or_create(&overflow, true, make) {
+                match family.get_or_create(&overflow, true, tick, make) {
                     Some(h) => h,
                     None => return,
                 }
             }
         };
-        histogram.observe(seconds, Some(exemplar), None);
+        histogram.observe_with_exemplar(seconds, op.trace_id, op.span_id);
 
         for (direction, bytes) in [
             ("request", op.request_bytes),
             ("response", op.response_bytes),
         ] {
             let Some(bytes) = bytes else { continue };
-            room = self.series() < self.max_series;
+            room = self.room_for(&self.payload_buckets);
             let key = PayloadKeyRef {
                 service: admitted.service,
                 method: admitted.method,
                 direction,
                 tenant,
             };
-            let make = || Histogram::new(PAYLOAD_BUCKETS.iter().copied());
-            let histogram = match self.payload.get_or_create(&key, room, make) {
+            let buckets = &self.payload_buckets;
+            let make = || Histogram::new(buckets.clone());
+            let histogram = match self.payload.get_or_create(&key, room, tick, make) {
                 Some(h) => h,
                 None => {
                     telemetry.series_overflow("series");
@@ -423,7 +426,7 @@ impl RedMetrics {
                         direction,
                         tenant,
                     };
-                    match self.payload.get_or_create(&other, true, make) {
+                    match self.payload.get_or_create(&other, true, tick, make) {
                         Some(h) => h,
                         None => continue,
                     }
@@ -439,54 +442,71 @@ impl RedMetrics {
                 op.tenant.as_ref(),
                 op.transport.as_str(),
                 admitted.protocol,
-                now,
+                (now, tick),
                 telemetry,
             );
         }
 
         if self.spanmetrics {
-            let key = SpanKeyRef {
-                service: admitted.service,
-                tenant,
-                method: admitted.method,
-                target: admitted.target,
-                kind: match op.side {
-                    Side::Server => "SPAN_KIND_SERVER",
-                    Side::Client => "SPAN_KIND_CLIENT",
-                },
-                status: if op.outcome.is_error() {
-                    "STATUS_CODE_ERROR"
-                } else {
-                    "STATUS_CODE_UNSET"
-                },
-            };
-            let other = SpanKeyRef {
-                service: OTHER,
-                method: OTHER,
-                target: "",
-                ..key
-            };
-            room = self.series() < self.max_series;
-            let calls = match self.span_calls.get_or_create(&key, room, Counter::default) {
-                Some(c) => Some(c),
-                None => self
-                    .span_calls
-                    .get_or_create(&other, true, Counter::default),
-            };
-            if let Some(calls) = calls {
-                calls.inc();
-            }
-            room = self.series() < self.max_series;
-            let make = || Histogram::new(SPANMETRICS_BUCKETS_MS.iter().copied());
-            let duration = match self.span_duration.get_or_create(&key, room, make) {
-                Some(h) => Some(h),
-                None => self.span_duration.get_or_create(&other, true, make),
-            };
-            if let Some(duration) = duration {
-                duration.observe(op.duration_nanos as f64 / 1e6);
-            }
+            self.record_spanmetrics(op, &admitted, tenant, tick, telemetry);
         }
         telemetry.series_used(self.series());
+    }
+
+    fn record_spanmetrics(
+        &mut self,
+        op: &Operation,
+        admitted: &super::cardinality::Admitted<'_>,
+        tenant: &str,
+        tick: u32,
+        telemetry: &Telemetry,
+    ) {
+        let key = SpanKeyRef {
+            service: admitted.service,
+            tenant,
+            method: admitted.method,
+            target: admitted.target,
+            kind: match op.side {
+                Side::Server => "SPAN_KIND_SERVER",
+                Side::Client => "SPAN_KIND_CLIENT",
+            },
+            status: if op.outcome.is_error() {
+                "STATUS_CODE_ERROR"
+            } else {
+                "STATUS_CODE_UNSET"
+            },
+        };
+        let other = SpanKeyRef {
+            service: OTHER,
+            method: OTHER,
+            target: "",
+            ..key
+        };
+        let room = self.series() + 2 <= self.max_series;
+        let calls = match self
+            .span_calls
+            .get_or_create(&key, room, tick, Counter::default)
+        {
+            Some(c) => Some(c),
+            None => {
+                telemetry.series_overflow("series");
+                self.span_calls
+                    .get_or_create(&other, true, tick, Counter::default)
+            }
+        };
+        if let Some(calls) = calls {
+            calls.inc();
+        }
+        let room = self.room_for(&self.spanmetrics_buckets);
+        let buckets = &self.spanmetrics_buckets;
+        let make = || Histogram::new(buckets.clone());
+        let duration = match self.span_duration.get_or_create(&key, room, tick, make) {
+            Some(h) => Some(h),
+            None => self.span_duration.get_or_create(&other, true, tick, make),
+        };
+        if let Some(duration) = duration {
+            duration.observe(op.duration_nanos as f64 / 1e6);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -497,7 +517,7 @@ impl RedMetrics {
         tenant_of: Option<&std::sync::Arc<str>>,
         transport: &'static str,
         protocol: &str,
-        now: Instant,
+        (now, tick): (Instant, u32),
         telemetry: &Telemetry,
     ) {
         let touch = self
@@ -507,14 +527,12 @@ impl RedMetrics {
         if !touch.tracked {
             telemetry.series_overflow("mcp_session_id");
         }
-        if touch.opened {
-            if let Some(gauge) = self.sessions_active.get_or_create(
-                &ServiceKeyRef { service, tenant },
-                true,
-                Gauge::default,
-            ) {
-                gauge.inc();
-            }
+        let service_key = ServiceKeyRef { service, tenant };
+        let gauge = self
+            .sessions_active
+            .get_or_create(&service_key, true, tick, Gauge::default);
+        if let (true, Some(gauge)) = (touch.opened, gauge) {
+            gauge.inc();
         }
         let session_label = if touch.named { session } else { OTHER };
         let key = SessionOpsKeyRef {
@@ -523,13 +541,18 @@ impl RedMetrics {
             tenant,
         };
         // Named series are bounded by sessions.top per service; "other" by the services cap.
-        if let Some(counter) = self.session_ops.get_or_create(&key, true, Counter::default) {
+        if let Some(counter) = self
+            .session_ops
+            .get_or_create(&key, true, tick, Counter::default)
+        {
             counter.inc();
         }
     }
 
-    /// Closes idle sessions: observes their durations and removes their series.
+    /// Closes idle sessions (observing their durations and removing their series), and
+    /// forgets the series and label values not used within `metrics.idle_timeout`.
     pub fn sweep(&mut self, now: Instant, telemetry: &Telemetry) {
+        let tick = self.tick(now);
         for closed in self.sessions.sweep(now) {
             let tenant = closed.tenant.as_deref().unwrap_or("");
             let key = SessionDurationKeyRef {
@@ -539,8 +562,9 @@ impl RedMetrics {
                 error_type: "",
                 tenant,
             };
-            let make = || Histogram::new(SESSION_BUCKETS.iter().copied());
-            if let Some(histogram) = self.session_duration.get_or_create(&key, true, make) {
+            let buckets = &self.session_buckets;
+            let make = || Histogram::new(buckets.clone());
+            if let Some(histogram) = self.session_duration.get_or_create(&key, true, tick, make) {
                 histogram.observe(closed.duration.as_secs_f64());
             }
             if closed.named {
@@ -550,17 +574,34 @@ impl RedMetrics {
                     tenant,
                 });
             }
-            // The gauge stays (at 0 when idle): "no active session" is an answer too.
+            // The gauge stays (at 0 when idle): "no active session" is an answer too,
+            // until the service itself has been idle for metrics.idle_timeout.
             let service = ServiceKeyRef {
                 service: &closed.service,
                 tenant,
             };
-            if let Some(gauge) = self
-                .sessions_active
-                .get_or_create(&service, false, Gauge::default)
+            if let Some(gauge) =
+                self.sessions_active
+                    .get_or_create(&service, false, tick, Gauge::default)
             {
                 gauge.dec();
             }
+        }
+        let idle = u32::try_from(self.idle_timeout.as_secs()).unwrap_or(u32::MAX);
+        if let Some(before) = tick.checked_sub(idle) {
+            // An open session keeps its series and its service's gauge: each of its
+            // operations touches them, and it closes (above) after
+            // sessions.idle_timeout, which may not exceed metrics.idle_timeout.
+            let forgotten = self.server.forget_idle(before)
+                + self.client.forget_idle(before)
+                + self.payload.forget_idle(before)
+                + self.session_duration.forget_idle(before)
+                + self.session_ops.forget_idle(before)
+                + self.span_calls.forget_idle(before)
+                + self.span_duration.forget_idle(before)
+                + self.sessions_active.forget_idle(before);
+            telemetry.series_forgotten(forgotten);
+            self.limits.forget_idle(before, telemetry);
         }
         telemetry.series_used(self.series());
     }
@@ -584,93 +625,71 @@ fn overflow_key<'a>(key: &OperationKeyRef<'a>) -> OperationKeyRef<'a> {
 
 // === exposition ===
 
-fn encode_family<K: EncodeLabelSet, M: EncodeMetric>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    metric_type: MetricType,
-    series: &[(std::sync::Arc<K>, std::sync::Arc<M>)],
-) -> Result<(), fmt::Error> {
-    // The descriptor is written even without series: `# TYPE` then lists every family
-    // mcpcol can expose, which dashboards and their tests can rely on.
-    let mut family = encoder.encode_descriptor(name, help, unit, metric_type)?;
-    for (key, metric) in series {
-        metric.encode(family.encode_family(key.as_ref())?)?;
+const SERVER_DURATION: Descriptor = Descriptor::histogram(
+    "mcp_server_operation_duration_seconds",
+    "MCP request or notification duration as observed on the receiver, from spans",
+    Some("seconds"),
+);
+const CLIENT_DURATION: Descriptor = Descriptor::histogram(
+    "mcp_client_operation_duration_seconds",
+    "MCP request or notification duration as observed on the sender, from spans",
+    Some("seconds"),
+);
+const SESSION_DURATION: Descriptor = Descriptor::histogram(
+    "mcp_server_session_duration_seconds",
+    "Duration of MCP sessions on the server, observed when they close (idle timeout)",
+    Some("seconds"),
+);
+const SESSIONS_ACTIVE: Descriptor = Descriptor::gauge(
+    "mcp_sessions_active",
+    "MCP sessions with an operation within the idle timeout",
+);
+const SESSION_OPERATIONS: Descriptor = Descriptor::counter(
+    "mcp_session_operations",
+    "Server operations per session (the first sessions.top per service; the rest as other)",
+);
+const PAYLOAD: Descriptor = Descriptor::histogram(
+    "mcp_payload_bytes",
+    "Size of MCP request and response payloads, where the spans carry it",
+    Some("bytes"),
+);
+const SPAN_CALLS: Descriptor = Descriptor::counter(
+    "traces_span_metrics_calls",
+    "MCP operations, with the OTel Collector spanmetrics connector's names",
+);
+const SPAN_DURATION: Descriptor = Descriptor::histogram(
+    "traces_span_metrics_duration_milliseconds",
+    "MCP operation durations, with the OTel Collector spanmetrics connector's names",
+    Some("milliseconds"),
+);
+
+/// Writes a family's descriptor, then its series in label order. The descriptor is
+/// written even without series: `# TYPE` then lists every family mcpcol can expose,
+/// which dashboards and their tests can rely on.
+fn encode_family<K: SeriesKey, M: Encode>(
+    encoder: &mut Encoder<'_>,
+    desc: &Descriptor,
+    series: &SeriesList<K, M>,
+    scrape: &Scrape,
+) {
+    encoder.family(desc);
+    for (key, metric) in series.snapshot() {
+        metric.encode(encoder, desc.name, key.as_ref(), scrape);
     }
-    Ok(())
 }
 
-impl Collector for RedCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let seconds = Unit::Seconds;
-        encode_family(
-            &mut encoder,
-            "mcp_server_operation_duration",
-            "MCP request or notification duration as observed on the receiver, from spans",
-            Some(&seconds),
-            MetricType::Histogram,
-            &self.server.snapshot(),
-        )?;
-        encode_family(
-            &mut encoder,
-            "mcp_client_operation_duration",
-            "MCP request or notification duration as observed on the sender, from spans",
-            Some(&seconds),
-            MetricType::Histogram,
-            &self.client.snapshot(),
-        )?;
-        encode_family(
-            &mut encoder,
-            "mcp_server_session_duration",
-            "Duration of MCP sessions on the server, observed when they close (idle timeout)",
-            Some(&seconds),
-            MetricType::Histogram,
-            &self.session_duration.snapshot(),
-        )?;
-        encode_family(
-            &mut encoder,
-            "mcp_sessions_active",
-            "MCP sessions with an operation within the idle timeout",
-            None,
-            MetricType::Gauge,
-            &self.sessions_active.snapshot(),
-        )?;
-        encode_family(
-            &mut encoder,
-            "mcp_session_operations",
-            "Server operations per session (the first sessions.top per service; the rest as other)",
-            None,
-            MetricType::Counter,
-            &self.session_ops.snapshot(),
-        )?;
-        encode_family(
-            &mut encoder,
-            "mcp_payload",
-            "Size of MCP request and response payloads, where the spans carry it",
-            Some(&Unit::Bytes),
-            MetricType::Histogram,
-            &self.payload.snapshot(),
-        )?;
+impl Collect for RedCollector {
+    fn collect(&self, encoder: &mut Encoder<'_>, scrape: &Scrape) {
+        encode_family(encoder, &SERVER_DURATION, &self.server, scrape);
+        encode_family(encoder, &CLIENT_DURATION, &self.client, scrape);
+        encode_family(encoder, &SESSION_DURATION, &self.session_duration, scrape);
+        encode_family(encoder, &SESSIONS_ACTIVE, &self.sessions_active, scrape);
+        encode_family(encoder, &SESSION_OPERATIONS, &self.session_ops, scrape);
+        encode_family(encoder, &PAYLOAD, &self.payload, scrape);
         if self.spanmetrics {
-            encode_family(
-                &mut encoder,
-                "traces_span_metrics_calls",
-                "MCP operations, with the OTel Collector spanmetrics connector's names",
-                None,
-                MetricType::Counter,
-                &self.span_calls.snapshot(),
-            )?;
-            encode_family(
-                &mut encoder,
-                "traces_span_metrics_duration",
-                "MCP operation durations, with the OTel Collector spanmetrics connector's names",
-                Some(&Unit::Other("milliseconds".to_owned())),
-                MetricType::Histogram,
-                &self.span_duration.snapshot(),
-            )?;
+            encode_family(encoder, &SPAN_CALLS, &self.span_calls, scrape);
+            encode_family(encoder, &SPAN_DURATION, &self.span_duration, scrape);
         }
-        Ok(())
     }
 }
 
@@ -678,8 +697,8 @@ impl Collector for RedCollector {
 mod tests {
     use super::*;
     use crate::mcp::operation::{DialectId, Method, Outcome, Service, Target, Transport};
-    use crate::metrics::exposition::{render, Format};
-    use prometheus_client::registry::Registry;
+    use crate::metrics::exposition::{render, Format, Scrape};
+    use crate::metrics::family::Registry;
     use std::time::Duration;
 
     fn op(session: &str, tool: &str) -> Operation {
@@ -715,11 +734,10 @@ mod tests {
 
     fn scrape(collector: RedCollector) -> (String, impl Fn() -> String) {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(collector));
-        let text = render(&registry, Format::Prometheus).unwrap();
-        (text.clone(), move || {
-            render(&registry, Format::Prometheus).unwrap()
-        })
+        registry.register(std::sync::Arc::new(collector));
+        let scrape = Scrape::reading(Format::Prometheus);
+        let text = render(&registry, &scrape);
+        (text.clone(), move || render(&registry, &scrape))
     }
 
     #[tokio::test(start_paused = true)]
@@ -796,7 +814,7 @@ mod tests {
             "traces_span_metrics_calls_total{service_name=\"svc\",span_name=\"tools/call fail\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_ERROR\"} 1\n"
         ), "{text}");
         assert!(text.contains(
-            "traces_span_metrics_duration_milliseconds_bucket{le=\"50.0\",service_name=\"svc\",span_name=\"tools/call add\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\"} 1\n"
+            "traces_span_metrics_duration_milliseconds_bucket{service_name=\"svc\",span_name=\"tools/call add\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\",le=\"50.0\"} 1\n"
         ), "{text}");
     }
 }

@@ -7,6 +7,8 @@
 //! every series, then encodes without any lock. The writer takes that shared lock only
 //! when a series is created or removed, so a scrape of 50 000 series delays ingestion by
 //! at most the time to clone 50 000 `Arc`s, and only if a new series appears meanwhile.
+//! Each series remembers when it was last updated, so the writer can forget the idle ones
+//! ([`SeriesMap::forget_idle`]); a scrape lists series in label order.
 
 use std::collections::hash_map;
 use std::collections::HashMap;
@@ -14,12 +16,10 @@ use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::{
-    EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
-};
+use super::exposition::encoder::LabelSet;
 
 /// A label set that can be looked up by a borrowed form of itself.
-pub trait SeriesKey: EncodeLabelSet + fmt::Debug + Send + Sync + 'static {
+pub trait SeriesKey: LabelSet + Ord + fmt::Debug + Send + Sync + 'static {
     /// The borrowed form used for lookups.
     type Ref<'a>: Hash;
     /// Whether this key equals the borrowed one.
@@ -30,13 +30,21 @@ pub trait SeriesKey: EncodeLabelSet + fmt::Debug + Send + Sync + 'static {
 
 type Entry<K, M> = (Arc<K>, Arc<M>);
 
-/// The series of one key hash, each with its id in the shared list: nearly always one,
-/// held inline; two keys whose 64-bit hashes collide share the slot through `more`.
+/// One series in the writer's index: its id in the shared list, and when it was last
+/// updated (seconds on the writer's clock).
 #[derive(Debug)]
-struct Slot<K, M> {
+struct Stored<K, M> {
     id: u64,
     entry: Entry<K, M>,
-    more: Vec<(u64, Entry<K, M>)>,
+    last: u32,
+}
+
+/// The series of one key hash: nearly always one, held inline; two keys whose 64-bit
+/// hashes collide share the slot through `more`.
+#[derive(Debug)]
+struct Slot<K, M> {
+    first: Stored<K, M>,
+    more: Vec<Stored<K, M>>,
 }
 
 /// Hashes a `u64` that is already a hash to itself: the index is keyed by the seeded
@@ -98,8 +106,9 @@ fn publish<K: SeriesKey, M>(
     shared: &Shared<K, M>,
     next_id: &mut u64,
     key: &K::Ref<'_>,
+    now: u32,
     make: impl FnOnce() -> M,
-) -> (u64, Entry<K, M>) {
+) -> Stored<K, M> {
     let id = *next_id;
     *next_id += 1;
     let entry = (Arc::new(K::to_owned_key(key)), Arc::new(make()));
@@ -107,7 +116,11 @@ fn publish<K: SeriesKey, M>(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, entry.clone());
-    (id, entry)
+    Stored {
+        id,
+        entry,
+        last: now,
+    }
 }
 
 impl<K: SeriesKey, M> SeriesMap<K, M> {
@@ -136,46 +149,85 @@ impl<K: SeriesKey, M> SeriesMap<K, M> {
         self.len == 0
     }
 
-    /// The series for `key`: found, or created with `make` when `may_create`;
-    /// `None` when absent and creation is not allowed (a cap is reached).
+    /// The series for `key`, marked used at `now` (seconds on the writer's clock):
+    /// found, or created with `make` when `may_create`; `None` when absent and creation
+    /// is not allowed (a cap is reached).
     pub fn get_or_create(
         &mut self,
         key: &K::Ref<'_>,
         may_create: bool,
+        now: u32,
         make: impl FnOnce() -> M,
     ) -> Option<&Arc<M>> {
         let hash = self.hasher.hash_one(key);
         match self.index.entry(hash) {
             hash_map::Entry::Occupied(found) => {
                 let slot = found.into_mut();
-                if slot.entry.0.matches(key) {
-                    return Some(&slot.entry.1);
+                if slot.first.entry.0.matches(key) {
+                    slot.first.last = now;
+                    return Some(&slot.first.entry.1);
                 }
-                if let Some(position) = slot.more.iter().position(|(_, (k, _))| k.matches(key)) {
-                    return Some(&slot.more[position].1 .1);
+                if let Some(position) = slot.more.iter().position(|s| s.entry.0.matches(key)) {
+                    let stored = &mut slot.more[position];
+                    stored.last = now;
+                    return Some(&stored.entry.1);
                 }
                 if !may_create {
                     return None;
                 }
-                let created = publish(&self.shared, &mut self.next_id, key, make);
+                let created = publish(&self.shared, &mut self.next_id, key, now, make);
                 self.len += 1;
                 slot.more.push(created);
-                slot.more.last().map(|(_, (_, m))| m)
+                slot.more.last().map(|s| &s.entry.1)
             }
             hash_map::Entry::Vacant(vacant) => {
                 if !may_create {
                     return None;
                 }
-                let (id, entry) = publish(&self.shared, &mut self.next_id, key, make);
+                let first = publish(&self.shared, &mut self.next_id, key, now, make);
                 self.len += 1;
                 let slot = vacant.insert(Slot {
-                    id,
-                    entry,
+                    first,
                     more: Vec::new(),
                 });
-                Some(&slot.entry.1)
+                Some(&slot.first.entry.1)
             }
         }
+    }
+
+    /// Removes every series not used since `before`; returns how many left. A scrape
+    /// then no longer lists them: to Prometheus each is a series that ended, and one that
+    /// comes back later starts again from zero (a counter reset, which `rate()` handles).
+    pub fn forget_idle(&mut self, before: u32) -> usize {
+        let mut gone = Vec::new();
+        self.index.retain(|_, slot| {
+            slot.more.retain(|s| {
+                let keep = s.last >= before;
+                if !keep {
+                    gone.push(s.id);
+                }
+                keep
+            });
+            if slot.first.last >= before {
+                return true;
+            }
+            gone.push(slot.first.id);
+            match slot.more.pop() {
+                Some(next) => {
+                    slot.first = next;
+                    true
+                }
+                None => false,
+            }
+        });
+        if !gone.is_empty() {
+            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &gone {
+                shared.remove(id);
+            }
+        }
+        self.len -= gone.len();
+        gone.len()
     }
 
     /// Removes the series for `key`; true if there was one.
@@ -185,19 +237,14 @@ impl<K: SeriesKey, M> SeriesMap<K, M> {
             return false;
         };
         let slot = found.get_mut();
-        let id = if slot.entry.0.matches(key) {
+        let id = if slot.first.entry.0.matches(key) {
             match slot.more.pop() {
-                Some((id, entry)) => {
-                    let removed = slot.id;
-                    slot.id = id;
-                    slot.entry = entry;
-                    removed
-                }
-                None => found.remove().id,
+                Some(next) => std::mem::replace(&mut slot.first, next).id,
+                None => found.remove().first.id,
             }
         } else {
-            match slot.more.iter().position(|(_, (k, _))| k.matches(key)) {
-                Some(position) => slot.more.swap_remove(position).0,
+            match slot.more.iter().position(|s| s.entry.0.matches(key)) {
+                Some(position) => slot.more.swap_remove(position).id,
                 None => return false,
             }
         };
@@ -226,6 +273,23 @@ pub struct LabelValues<const N: usize> {
     text: Box<str>,
     /// Where each value ends in `text`.
     ends: [usize; N],
+}
+
+impl<const N: usize> PartialOrd for LabelValues<N> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Value by value, so a scrape lists series in the order of their first label, then the
+/// second, and so on.
+impl<const N: usize> Ord for LabelValues<N> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (0..N)
+            .map(|i| self.get(i).cmp(other.get(i)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
 }
 
 impl<const N: usize> LabelValues<N> {
@@ -274,17 +338,22 @@ impl<const N: usize> LabelValues<N> {
     }
 }
 
-impl<K, M> SeriesList<K, M> {
-    /// Every series now, cloned out under the lock and read without it.
+impl<K: Ord, M> SeriesList<K, M> {
+    /// Every series now, in label order: cloned out under the lock, sorted without it.
     pub fn snapshot(&self) -> Vec<Entry<K, M>> {
-        self.shared
+        let mut series: Vec<Entry<K, M>> = self
+            .shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .cloned()
-            .collect()
+            .collect();
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        series
     }
+}
 
+impl<K, M> SeriesList<K, M> {
     /// Series now.
     pub fn len(&self) -> usize {
         self.shared.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -296,55 +365,12 @@ impl<K, M> SeriesList<K, M> {
     }
 }
 
-/// Writes `labels` in order, skipping empty values (in Prometheus an empty label is an
-/// absent one; writing it would only lengthen every line).
-pub fn encode_labels(
-    encoder: &mut LabelSetEncoder,
-    labels: &[(&str, &str)],
-) -> Result<(), fmt::Error> {
-    for (name, value) in labels {
-        if !value.is_empty() {
-            (*name, *value).encode(encoder.encode_label())?;
-        }
-    }
-    Ok(())
-}
-
-/// The exemplar of a histogram bucket: the trace and span of a recent operation in it.
-/// Stored as bytes and written in hex at scrape time, so recording allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TraceExemplar {
-    /// The operation's trace id.
-    pub trace_id: [u8; 16],
-    /// The operation's span id.
-    pub span_id: [u8; 8],
-}
-
-struct Hex<'a>(&'a [u8]);
-
-impl EncodeLabelValue for Hex<'_> {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
-        use std::fmt::Write;
-        for byte in self.0 {
-            write!(encoder, "{byte:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl EncodeLabelSet for TraceExemplar {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-        ("trace_id", Hex(&self.trace_id)).encode(encoder.encode_label())?;
-        ("span_id", Hex(&self.span_id)).encode(encoder.encode_label())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A key whose borrowed form always hashes the same: every series collides.
-    #[derive(Debug)]
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
     struct Colliding(LabelValues<2>);
 
     #[derive(Clone, Copy)]
@@ -364,9 +390,10 @@ mod tests {
         }
     }
 
-    impl EncodeLabelSet for Colliding {
-        fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), fmt::Error> {
-            encode_labels(encoder, &[("a", self.0.get(0)), ("b", self.0.get(1))])
+    impl LabelSet for Colliding {
+        fn for_each(&self, f: &mut dyn FnMut(&str, &str)) {
+            f("a", self.0.get(0));
+            f("b", self.0.get(1));
         }
     }
 
@@ -387,15 +414,15 @@ mod tests {
     fn colliding_keys_are_kept_apart_and_removed_one_by_one() {
         let (mut map, list) = SeriesMap::<Colliding, u32>::new();
         for (i, a) in ["x", "y", "z"].into_iter().enumerate() {
-            let made = map.get_or_create(&CollidingRef(a, "1"), true, || i as u32);
+            let made = map.get_or_create(&CollidingRef(a, "1"), true, 0, || i as u32);
             assert_eq!(made.map(|m| **m), Some(i as u32));
         }
         assert_eq!(map.len(), 3);
         assert!(map
-            .get_or_create(&CollidingRef("w", "1"), false, || 9)
+            .get_or_create(&CollidingRef("w", "1"), false, 0, || 9)
             .is_none());
         assert_eq!(
-            map.get_or_create(&CollidingRef("y", "1"), false, || 9)
+            map.get_or_create(&CollidingRef("y", "1"), false, 0, || 9)
                 .map(|m| **m),
             Some(1)
         );
@@ -403,7 +430,7 @@ mod tests {
         assert!(map.remove(&CollidingRef("x", "1")));
         assert!(!map.remove(&CollidingRef("x", "1")));
         assert_eq!(
-            map.get_or_create(&CollidingRef("z", "1"), false, || 9)
+            map.get_or_create(&CollidingRef("z", "1"), false, 0, || 9)
                 .map(|m| **m),
             Some(2)
         );
@@ -411,5 +438,32 @@ mod tests {
         assert!(map.remove(&CollidingRef("z", "1")));
         assert!(map.is_empty());
         assert!(list.is_empty(), "the scrape list follows");
+    }
+
+    #[test]
+    fn idle_series_are_forgotten_colliding_or_not() {
+        let (mut map, list) = SeriesMap::<Colliding, u32>::new();
+        map.get_or_create(&CollidingRef("x", "1"), true, 10, || 1);
+        map.get_or_create(&CollidingRef("y", "1"), true, 10, || 2);
+        map.get_or_create(&CollidingRef("z", "1"), true, 10, || 3);
+        map.get_or_create(&CollidingRef("x", "1"), false, 50, || 9);
+        map.get_or_create(&CollidingRef("z", "1"), false, 60, || 9);
+        assert_eq!(map.forget_idle(40), 1, "y was last used at 10");
+        assert_eq!((map.len(), list.len()), (2, 2));
+        let left: Vec<_> = list.snapshot().iter().map(|(_, m)| **m).collect();
+        assert_eq!(left, [1, 3], "in label order");
+        assert_eq!(map.forget_idle(55), 1);
+        assert!(map
+            .get_or_create(&CollidingRef("x", "1"), false, 70, || 9)
+            .is_none());
+        assert_eq!(map.forget_idle(100), 1);
+        assert!(map.is_empty() && list.is_empty());
+    }
+
+    #[test]
+    fn label_values_order_value_by_value() {
+        let a = LabelValues::new(["ab", "z"]);
+        let b = LabelValues::new(["abc", "a"]);
+        assert!(a < b, "ab < abc, whatever follows");
     }
 }
