@@ -299,6 +299,7 @@ pub struct Telemetry {
     exporter_failed: Arc<Family<ExporterReasonLabels, Counter>>,
     exporter_dropped: Arc<Family<ExporterReasonLabels, Counter>>,
     exporter_retries: Arc<Family<ExporterLabels, Counter>>,
+    exporter_split: Arc<Family<ExporterLabels, Counter>>,
     exporter_queue_size: Arc<Family<ExporterLabels, Gauge>>,
     exporter_queue_capacity: Arc<Family<ExporterLabels, Gauge>>,
     exporter_corrupt: Arc<Family<ExporterLabels, Counter>>,
@@ -445,6 +446,14 @@ impl Telemetry {
                 "Send attempts repeated after a retryable failure",
             )));
         registry.register(exporter_retries.clone());
+        let exporter_split = registered(
+            &mut registry,
+            Family::new(Descriptor::counter(
+                "mcpcol_exporter_batches_split",
+                "Batches a downstream refused as malformed, sent again in halves so that only \
+                 the refused request's spans are lost",
+            )),
+        );
         let exporter_queue_size =
             Arc::new(Family::<ExporterLabels, Gauge>::new(Descriptor::gauge(
                 "mcpcol_exporter_queue_size",
@@ -574,6 +583,7 @@ impl Telemetry {
             exporter_failed,
             exporter_dropped,
             exporter_retries,
+            exporter_split,
             exporter_queue_size,
             exporter_queue_capacity,
             exporter_corrupt,
@@ -691,6 +701,7 @@ impl Telemetry {
         let _ = self.exporter_enqueued.get_or_create(&labels);
         let _ = self.exporter_sent.get_or_create(&labels);
         let _ = self.exporter_retries.get_or_create(&labels);
+        let _ = self.exporter_split.get_or_create(&labels);
         let _ = self.exporter_corrupt.get_or_create(&labels);
         let _ = self.exporter_recovered.get_or_create(&labels);
         self.exporter_queue_capacity
@@ -739,6 +750,18 @@ impl Telemetry {
         }
     }
 
+    /// A send task of `exporter` ended without finishing its batch of `spans` (a panic:
+    /// a bug in mcpcol); the spans are counted as failed and the exporter goes on.
+    pub fn exporter_task_failed(&self, exporter: &str, spans: u64, err: &tokio::task::JoinError) {
+        let detail = if err.is_panic() {
+            "a send task panicked (a bug in mcpcol; please report it with this log line)"
+        } else {
+            "a send task was cancelled"
+        };
+        tracing::error!(exporter, spans, %err, "{detail}; its batch is counted as failed and the exporter goes on");
+        self.exporter_failed(exporter, "internal_error", spans, detail);
+    }
+
     /// Spans dropped at a full queue (`on_full: drop`).
     pub fn exporter_dropped(&self, exporter: &str, reason: &str, spans: u64) {
         self.totals
@@ -752,6 +775,25 @@ impl Telemetry {
             .inc_by(spans);
         if self.first_time(format!("dropped/{exporter}/{reason}")) {
             tracing::warn!(exporter, reason, spans, "dropping spans for this exporter (queue.on_full: drop); counted in mcpcol_exporter_dropped_spans_total");
+        }
+    }
+
+    /// A downstream refused a payload of `requests` requests as malformed (`reason`); it
+    /// is sent again in halves, so that only the request it refuses is lost.
+    pub fn exporter_batch_split(&self, exporter: &str, reason: &str, requests: usize) {
+        self.exporter_split
+            .get_or_create(&ExporterLabels {
+                exporter: exporter.to_owned(),
+            })
+            .inc();
+        if self.first_time(format!("split/{exporter}")) {
+            tracing::warn!(
+                exporter,
+                reason,
+                requests,
+                "the downstream refused a batch as malformed; sending it again in halves so \
+                 that only the request it refuses is lost (mcpcol_exporter_batches_split_total)"
+            );
         }
     }
 

@@ -523,3 +523,156 @@ async fn a_downstream_dropping_connections_mid_call_loses_nothing() {
         5.0
     );
 }
+
+/// `n` spans from `first`, one of which has an event whose name is not UTF-8: a field
+/// the hot path's trimmed view did not read, so such a request used to be acknowledged,
+/// batched with other clients' requests, and refused downstream with all of them.
+fn with_malformed_event(first: u64) -> Vec<u8> {
+    let mut request = spans_from(first, 1);
+    request.resource_spans[0].scope_spans[0].spans[0]
+        .events
+        .push(opentelemetry_proto::tonic::trace::v1::span::Event {
+            name: "EVENT-NAME-X".into(),
+            ..Default::default()
+        });
+    let mut bytes = request.encode_to_vec();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"EVENT-NAME-X")
+        .unwrap();
+    bytes[at + 11] = 0xff;
+    assert!(
+        ExportTraceServiceRequest::decode(&bytes[..]).is_err(),
+        "no downstream decodes it"
+    );
+    bytes
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_decode_whole_is_refused_and_costs_no_one_else() {
+    let otlp = sink::start().await;
+    let zipkin = sink::start().await;
+    // A long batch timeout: the three requests would share one batch.
+    let mut sets = exporter(
+        "jaeger",
+        &otlp.grpc_url(),
+        &["exporters.batch.timeout=500ms"],
+    );
+    sets.push(format!(
+        "exporters.zipkin.endpoint={}",
+        zipkin.http_url("/api/v2/spans")
+    ));
+    let mcpcol = start(&sets).await;
+    let http = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        http.post(mcpcol.http_url("/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post(spans_from(0, 100).encode_to_vec())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let bad = post(with_malformed_event(100)).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let status = common::RpcStatus::decode(bad.bytes().await.unwrap()).unwrap();
+    assert!(
+        status.message.contains("Span.events") && status.message.contains("Event.name"),
+        "the answer names the field: {}",
+        status.message
+    );
+    assert_eq!(
+        post(spans_from(101, 100).encode_to_vec())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    assert_eq!(otlp.sink.wait_for_spans(200, WAIT).await, 200);
+    assert_eq!(zipkin.sink.wait_for_spans(200, WAIT).await, 200);
+    for exporter in ["jaeger", "zipkin"] {
+        let scrape = settled(&mcpcol, exporter).await;
+        assert_eq!(failed(&scrape, exporter), 0.0, "{exporter}");
+        assert_eq!(
+            exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", exporter),
+            200.0
+        );
+        assert_accounting(&scrape, exporter);
+    }
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(
+        scrape.value(
+            "mcpcol_receiver_refused_requests_total{transport=\"http\",reason=\"malformed\"}"
+        ),
+        1.0
+    );
+}
+
+/// Defence in depth: a downstream stricter than mcpcol refuses a batch as malformed
+/// because of one request in it. The batch is sent again in halves until only that
+/// request is refused: its one span is lost and counted, the 200 others arrive, at an
+/// OTLP/gRPC, an OTLP/HTTP and a Zipkin downstream alike.
+#[tokio::test]
+async fn a_batch_refused_as_malformed_is_split_so_only_the_bad_request_is_lost() {
+    let grpc = sink::start().await;
+    let http = sink::start().await;
+    let zipkin = sink::start().await;
+    for running in [&grpc, &http, &zipkin] {
+        running.sink.refuse_spans_named("poison");
+    }
+    let mut sets = exporter(
+        "jaeger",
+        &grpc.grpc_url(),
+        &["exporters.batch.timeout=500ms"],
+    );
+    sets.push(format!(
+        "exporters.otlp/http.endpoint={}",
+        http.http_url("")
+    ));
+    sets.push("exporters.otlp/http.protocol=http/protobuf".into());
+    sets.push(format!(
+        "exporters.zipkin.endpoint={}",
+        zipkin.http_url("/api/v2/spans")
+    ));
+    let mcpcol = start(&sets).await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(spans_from(0, 100)).await.unwrap();
+    client
+        .export(request(vec![span(100, "poison")]))
+        .await
+        .unwrap();
+    client.export(spans_from(101, 100)).await.unwrap();
+    for (running, exporter, reason) in [
+        (&grpc, "jaeger", "invalid_argument"),
+        (&http, "otlp/http", "http_400"),
+        (&zipkin, "zipkin", "http_400"),
+    ] {
+        assert_eq!(
+            running.sink.wait_for_spans(200, WAIT).await,
+            200,
+            "{exporter}"
+        );
+        let scrape = settled(&mcpcol, exporter).await;
+        let failed = format!(
+            "mcpcol_exporter_send_failed_spans_total{{exporter=\"{exporter}\",reason=\"{reason}\"}}"
+        );
+        assert_eq!(
+            scrape.value(&failed),
+            1.0,
+            "{exporter}: only the poison span"
+        );
+        assert_eq!(
+            exporter_value(&scrape, "mcpcol_exporter_sent_spans_total", exporter),
+            200.0
+        );
+        assert!(exporter_value(&scrape, "mcpcol_exporter_batches_split_total", exporter) >= 1.0);
+        assert_accounting(&scrape, exporter);
+    }
+}

@@ -1,5 +1,7 @@
 //! An OTLP/protobuf trace request as both receivers read it: the trimmed decode of the
-//! hot path, the full decode, and the span filter behind partial success.
+//! hot path, the full decode, and the span filter behind partial success. The trimmed
+//! decode accepts exactly what the full `opentelemetry-proto` decode accepts: what
+//! mcpcol answers OK, every downstream can decode.
 #![no_main]
 
 use bytes::Bytes;
@@ -14,15 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let full = ExportTraceServiceRequest::decode(data);
     match (trimmed, full) {
         (Ok(trimmed), Ok(full)) => agree(trimmed, full, data),
-        // The trimmed decode skips fields (events, links, arrays) the full one checks.
-        (Ok(mut trimmed), Err(_)) => {
-            let before = trimmed.span_count() as u64;
-            let rejections = validate::retain_valid_trimmed_spans(&mut trimmed);
-            assert_eq!(before, trimmed.span_count() as u64 + rejections.rejected);
-            assert!(validate::valid_subset(data).is_err());
-        }
-        // The trimmed messages are a subset of the full ones, with the same field
-        // numbers and wire types: what the full decode reads, the trimmed one reads too.
+        (Ok(_), Err(err)) => panic!("the trimmed decode accepted what the full one refuses: {err}"),
         (Err(err), Ok(_)) => panic!("the full decode read it but the trimmed one did not: {err}"),
         (Err(err), Err(_)) => drop(err.to_string()),
     }

@@ -5,6 +5,10 @@
 //! is built from the bytes as received, without decoding or re-encoding a span. Only a
 //! request with more spans than `batch.max_spans` is decoded, split at span boundaries
 //! (resource and scope kept with each part), and re-encoded.
+//!
+//! A payload remembers the requests it was made of ([`Payload::halves`]): when a
+//! downstream refuses it as malformed, it is sent again in halves, so that one request a
+//! downstream will not take costs only its own spans, not its batch's.
 
 use bytes::{Bytes, BytesMut};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -23,12 +27,39 @@ pub struct Payload {
     pub bytes: Bytes,
     /// Spans in it.
     pub spans: u64,
+    /// The queued requests it concatenates, in order (one for a part of a split request).
+    pub parts: Vec<Entry>,
+}
+
+impl Payload {
+    /// A payload of `parts`, concatenated.
+    fn of(parts: Vec<Entry>) -> Self {
+        let mut bytes = BytesMut::with_capacity(parts.iter().map(|p| p.bytes.len()).sum());
+        for part in &parts {
+            bytes.extend_from_slice(&part.bytes);
+        }
+        Payload {
+            bytes: bytes.freeze(),
+            spans: parts.iter().map(|p| u64::from(p.spans)).sum(),
+            parts,
+        }
+    }
+
+    /// Its first and second half, by requests; `None` for a payload of one request.
+    pub fn halves(&self) -> Option<(Payload, Payload)> {
+        if self.parts.len() < 2 {
+            return None;
+        }
+        let (first, second) = self.parts.split_at(self.parts.len() / 2);
+        Some((Payload::of(first.to_vec()), Payload::of(second.to_vec())))
+    }
 }
 
 /// Payloads for `entries`: concatenated while they fit `max_spans`, oversized ones split.
 pub fn payloads(entries: &[Entry], max_spans: u64) -> Vec<Payload> {
     let mut out = Vec::new();
     let mut current = BytesMut::new();
+    let mut parts = Vec::new();
     let mut spans = 0u64;
     for entry in entries {
         let n = u64::from(entry.spans);
@@ -36,10 +67,14 @@ pub fn payloads(entries: &[Entry], max_spans: u64) -> Vec<Payload> {
             match ExportTraceServiceRequest::decode(entry.bytes.clone()) {
                 Ok(request) => {
                     for part in split(request, max_spans as usize) {
-                        let part_spans = count(&part) as u64;
-                        out.push(Payload {
+                        let part = Entry {
+                            spans: count(&part) as u32,
                             bytes: part.encode_to_vec().into(),
-                            spans: part_spans,
+                        };
+                        out.push(Payload {
+                            bytes: part.bytes.clone(),
+                            spans: u64::from(part.spans),
+                            parts: vec![part],
                         });
                     }
                 }
@@ -47,6 +82,7 @@ pub fn payloads(entries: &[Entry], max_spans: u64) -> Vec<Payload> {
                 Err(_) => out.push(Payload {
                     bytes: entry.bytes.clone(),
                     spans: n,
+                    parts: vec![entry.clone()],
                 }),
             }
             continue;
@@ -55,16 +91,19 @@ pub fn payloads(entries: &[Entry], max_spans: u64) -> Vec<Payload> {
             out.push(Payload {
                 bytes: current.split().freeze(),
                 spans,
+                parts: std::mem::take(&mut parts),
             });
             spans = 0;
         }
         current.extend_from_slice(&entry.bytes);
+        parts.push(entry.clone());
         spans += n;
     }
     if spans > 0 || !current.is_empty() {
         out.push(Payload {
             bytes: current.freeze(),
             spans,
+            parts,
         });
     }
     out
@@ -170,6 +209,17 @@ mod tests {
         let mut expected = a.encode_to_vec();
         expected.extend(b.encode_to_vec());
         assert_eq!(out[0].bytes, expected);
+        // Its halves are the two requests again.
+        let (first, second) = out[0].halves().unwrap();
+        assert_eq!(
+            (first.bytes, first.spans),
+            (Bytes::from(a.encode_to_vec()), 2)
+        );
+        assert_eq!(
+            (&second.bytes[..], second.spans),
+            (&b.encode_to_vec()[..], 3)
+        );
+        assert!(second.halves().is_none(), "one request does not split");
     }
 
     #[test]

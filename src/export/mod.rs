@@ -84,6 +84,9 @@ pub enum Sender {
     Otlp(otlp::OtlpSender),
     /// Zipkin v2 JSON.
     Zipkin(zipkin::ZipkinSender),
+    /// A scripted client for the worker's own tests (failures injected at will).
+    #[cfg(test)]
+    Scripted(tests::Scripted),
 }
 
 impl Sender {
@@ -99,6 +102,8 @@ impl Sender {
         match self {
             Sender::Otlp(sender) => sender.send(payload).await,
             Sender::Zipkin(sender) => sender.send(payload).await,
+            #[cfg(test)]
+            Sender::Scripted(sender) => sender.send(payload),
         }
     }
 }
@@ -255,8 +260,9 @@ const MAX_BATCH_BYTES: u64 = batch::MAX_PAYLOAD_BYTES;
 
 /// What the worker waits for next.
 enum Event {
-    /// The oldest batch in flight finished; the spans of it not sent (0 = all sent).
-    Done(u64),
+    /// The oldest batch in flight finished: the spans of it not sent (0 = all sent), or
+    /// how its task ended without finishing (a panic, or aborted).
+    Done(Result<u64, tokio::task::JoinError>),
     /// Spans are waiting to be taken (or the queue is closed).
     Ready,
     /// The shutdown deadline passed while waiting for spans.
@@ -300,7 +306,7 @@ async fn run_worker(
         let event = {
             let oldest = async {
                 match in_flight.front_mut() {
-                    Some((_, task)) => task.await.unwrap_or(u64::MAX),
+                    Some((_, task)) => task.await,
                     None => std::future::pending().await,
                 }
             };
@@ -346,12 +352,19 @@ async fn run_worker(
                 ));
                 in_flight.push_back((taken, task));
             }
-            Event::Done(unsent) => {
+            Event::Done(finished) => {
                 let Some((taken, _)) = in_flight.pop_front() else {
                     continue;
                 };
-                // u64::MAX: the send task panicked; nothing of the batch is known sent.
-                let unsent = unsent.min(taken.spans);
+                let unsent = match finished {
+                    Ok(unsent) => unsent.min(taken.spans),
+                    // A bug in one send task costs its batch, never the exporter: the
+                    // spans are counted as failed and the worker goes on with the next.
+                    Err(err) => {
+                        telemetry.exporter_task_failed(&name, taken.spans, &err);
+                        0
+                    }
+                };
                 if unsent > 0 {
                     stopped = true;
                 }
@@ -400,87 +413,211 @@ async fn send_batch(
 ) -> u64 {
     let mut unsent = 0u64;
     let mut sender = reloadable.current();
+    let attempt = Attempt {
+        reloadable: &reloadable,
+        name: &name,
+        retry: &retry,
+        telemetry: &telemetry,
+        hard_stop: &hard_stop,
+    };
     for payload in payloads {
-        if unsent > 0
-            || !send_with_retry(
-                (&mut sender, &reloadable),
-                &name,
-                &payload,
-                &retry,
-                &telemetry,
-                &hard_stop,
-            )
-            .await
-        {
+        if unsent > 0 {
             unsent += payload.spans;
+        } else {
+            unsent += attempt.send(&mut sender, payload).await;
         }
     }
     unsent
 }
 
-/// Sends one payload, retrying retryable failures; false when stopped by the shutdown
-/// deadline (the payload then counts as not sent).
-async fn send_with_retry(
-    (sender, reloadable): (&mut Sender, &ReloadableSender),
-    name: &str,
-    payload: &batch::Payload,
-    retry: &RetryConfig,
-    telemetry: &Telemetry,
-    hard_stop: &CancellationToken,
-) -> bool {
-    let mut backoff = Backoff::new(retry);
-    loop {
-        let started = Instant::now();
-        let result = tokio::select! {
-            result = sender.send(payload.bytes.clone()) => result,
-            _ = hard_stop.cancelled() => return false,
-        };
-        telemetry.exporter_attempt(name, payload.spans, started.elapsed());
-        match result {
-            Ok(sent) => {
-                let rejected = sent.rejected.min(payload.spans);
-                telemetry.exporter_sent(name, payload.spans - rejected);
-                if rejected > 0 {
-                    telemetry.exporter_failed(
-                        name,
-                        "rejected_by_downstream",
-                        rejected,
-                        &sent.message,
-                    );
-                }
-                return true;
-            }
-            Err(SendError::Permanent { reason, detail }) => {
-                telemetry.exporter_failed(name, &reason, payload.spans, &detail);
-                return true;
-            }
-            Err(SendError::Retryable { reason, after }) => match backoff.next_delay(after) {
-                Some(delay) => {
-                    telemetry.exporter_retry(name);
-                    tracing::debug!(
-                        exporter = name,
-                        reason = reason.as_str(),
-                        delay_ms = delay.as_millis() as u64,
-                        "export failed; retrying"
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = hard_stop.cancelled() => return false,
+/// What one batch's sends share.
+struct Attempt<'a> {
+    reloadable: &'a ReloadableSender,
+    name: &'a str,
+    retry: &'a RetryConfig,
+    telemetry: &'a Telemetry,
+    hard_stop: &'a CancellationToken,
+}
+
+/// Whether a downstream refused a payload for its content (OTLP: the request cannot be
+/// decoded or is invalid), as opposed to refusing the exporter (authentication, a wrong
+/// path): then one request of the batch may be the cause, and the rest can go.
+fn refused_as_malformed(reason: &str) -> bool {
+    matches!(reason, "invalid_argument" | "http_400" | "undecodable")
+}
+
+impl Attempt<'_> {
+    /// Sends one payload, retrying retryable failures, and sending it again in halves when
+    /// the downstream refuses it as malformed; returns the spans not sent because the
+    /// shutdown deadline passed.
+    fn send<'s>(
+        &'s self,
+        sender: &'s mut Sender,
+        payload: batch::Payload,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send + 's>> {
+        Box::pin(async move {
+            let (name, telemetry) = (self.name, self.telemetry);
+            let mut backoff = Backoff::new(self.retry);
+            loop {
+                let started = Instant::now();
+                let result = tokio::select! {
+                    result = sender.send(payload.bytes.clone()) => result,
+                    _ = self.hard_stop.cancelled() => return payload.spans,
+                };
+                telemetry.exporter_attempt(name, payload.spans, started.elapsed());
+                match result {
+                    Ok(sent) => {
+                        let rejected = sent.rejected.min(payload.spans);
+                        telemetry.exporter_sent(name, payload.spans - rejected);
+                        if rejected > 0 {
+                            telemetry.exporter_failed(
+                                name,
+                                "rejected_by_downstream",
+                                rejected,
+                                &sent.message,
+                            );
+                        }
+                        return 0;
                     }
-                    // A retry uses the client as it is now (certificates may have been
-                    // reloaded since the batch started).
-                    *sender = reloadable.current();
+                    Err(SendError::Permanent { reason, detail }) => {
+                        if let (true, Some((first, second))) =
+                            (refused_as_malformed(&reason), payload.halves())
+                        {
+                            telemetry.exporter_batch_split(name, &reason, payload.parts.len());
+                            let unsent = self.send(sender, first).await;
+                            if unsent > 0 {
+                                return unsent + second.spans;
+                            }
+                            return self.send(sender, second).await;
+                        }
+                        telemetry.exporter_failed(name, &reason, payload.spans, &detail);
+                        return 0;
+                    }
+                    Err(SendError::Retryable { reason, after }) => {
+                        match backoff.next_delay(after) {
+                            Some(delay) => {
+                                telemetry.exporter_retry(name);
+                                tracing::debug!(
+                                    exporter = name,
+                                    reason = reason.as_str(),
+                                    delay_ms = delay.as_millis() as u64,
+                                    "export failed; retrying"
+                                );
+                                tokio::select! {
+                                    _ = tokio::time::sleep(delay) => {}
+                                    _ = self.hard_stop.cancelled() => return payload.spans,
+                                }
+                                // A retry uses the client as it is now (certificates may have
+                                // been reloaded since the batch started).
+                                *sender = self.reloadable.current();
+                            }
+                            None => {
+                                telemetry.exporter_failed(
+                                    name,
+                                    "retries_exhausted",
+                                    payload.spans,
+                                    &format!("last failure: {reason}; retry.max_elapsed spent"),
+                                );
+                                return 0;
+                            }
+                        }
+                    }
                 }
-                None => {
-                    telemetry.exporter_failed(
-                        name,
-                        "retries_exhausted",
-                        payload.spans,
-                        &format!("last failure: {reason}; retry.max_elapsed spent"),
-                    );
-                    return true;
-                }
-            },
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::export::config::QueueConfig;
+    use crate::export::queue::Entry;
+
+    /// A client whose answers a test scripts; `panic_on` names the calls that panic.
+    #[derive(Debug, Clone, Default)]
+    pub struct Scripted {
+        calls: Arc<AtomicUsize>,
+        panic_on: Arc<Mutex<Vec<usize>>>,
+        sent: Arc<Mutex<Vec<Bytes>>>,
+    }
+
+    impl Scripted {
+        pub fn send(&mut self, payload: Bytes) -> Result<Sent, SendError> {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.panic_on.lock().unwrap().contains(&call) {
+                panic!("injected failure in send call {call}");
+            }
+            self.sent.lock().unwrap().push(payload);
+            Ok(Sent::default())
         }
+    }
+
+    fn queue() -> Arc<ExportQueue> {
+        let config = QueueConfig::default();
+        ExportQueue::open("scripted", &config, false).unwrap().0
+    }
+
+    fn enqueue(queue: &Arc<ExportQueue>, n: u8) {
+        let reservation = queue.try_reserve(1, 1).unwrap();
+        reservation
+            .commit(Entry {
+                bytes: Bytes::from(vec![n]),
+                spans: 1,
+            })
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_send_task_costs_its_batch_and_the_worker_goes_on() {
+        let scripted = Scripted::default();
+        scripted.panic_on.lock().unwrap().push(1);
+        let sender = ReloadableSender {
+            name: "scripted".into(),
+            config: ExporterConfig::default(),
+            current: Arc::new(std::sync::RwLock::new(Sender::Scripted(scripted.clone()))),
+        };
+        let queue = queue();
+        let telemetry = Arc::new(Telemetry::new(10));
+        let batch = BatchConfig {
+            max_spans: 1,
+            timeout: Duration::from_millis(1),
+            concurrency: 1,
+        };
+        let worker = tokio::spawn(run_worker(
+            queue.clone(),
+            sender,
+            batch,
+            RetryConfig::default(),
+            telemetry.clone(),
+            CancellationToken::new(),
+        ));
+        for n in 0..4 {
+            enqueue(&queue, n);
+            // One batch at a time, so that the second send call is the second request.
+            for waited in 0.. {
+                if queue.is_empty() {
+                    break;
+                }
+                assert!(
+                    waited < 400,
+                    "the exporter stopped taking batches after request {n}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        queue.close();
+        tokio::time::timeout(Duration::from_secs(5), worker)
+            .await
+            .expect("the worker drains and stops")
+            .expect("the worker itself never panics");
+        let sent: Vec<u8> = scripted.sent.lock().unwrap().iter().map(|b| b[0]).collect();
+        assert_eq!(sent, [0, 2, 3], "request 1 was in the panicking task");
+        let totals = telemetry.totals();
+        assert_eq!(totals.exported.load(Ordering::Relaxed), 3);
+        assert_eq!(totals.export_failed.load(Ordering::Relaxed), 1);
     }
 }

@@ -1,20 +1,26 @@
 //! Decode caps (`receivers.otlp.limits`): how many attributes a span, resource, scope,
 //! event or link may carry, how long a string or bytes value may be, and how deeply
-//! arrays and kvlists may nest. A request within the caps costs one pass over the
-//! trimmed view ([`exceeds`]); one over them is decoded whole, cut to the caps, counted
-//! (`mcpcol_receiver_decode_cuts_total{what}`) and re-encoded ([`cut`]), and what is
-//! cut is what flows on: the analysis and every exporter see the same spans.
+//! arrays and kvlists may nest.
+//!
+//! By default the caps bound what analysis reads, and spans are forwarded exactly as
+//! they arrived: [`bound_analysis`] drops attributes past `max_attributes` from the
+//! trimmed view the recogniser reads, in place (no decode, no copy), and counts them.
+//! Analysis keeps at most 256 bytes of any value it reads, and scans payload JSON (a
+//! tool result's `isError`) up to 1 MiB, so a long value needs no cut to be bounded.
+//!
+//! With `cut_forwarded: true` the forwarded spans are cut too: a request that may be
+//! over a cap ([`may_exceed`]: the view is over one, or holds parts the view does not
+//! keep, such as events or nested values) is decoded whole and cut ([`cut`]); if anything
+//! was cut it is re-encoded and the cut request is what analysis and every exporter get,
+//! counted in `mcpcol_receiver_decode_cuts_total{what}`.
 //!
 //! What a cut does: attributes past the cap are dropped (the first ones stay); a long
 //! string is cut at a character boundary, a long bytes value at the cap; a value nested
-//! deeper than the cap is replaced by the string `[cut: too deep]`. Nesting beyond protobuf's own
-//! recursion limit (100) makes the request undecodable, and it is refused as malformed.
+//! deeper than the cap is replaced by the string `[cut: too deep]`.
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
-};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use prost::Message;
 use serde::Deserialize;
 
@@ -37,6 +43,9 @@ pub struct DecodeLimits {
     /// Deepest nesting of arrays and kvlists in a value (a plain array is 1). Default: 8.
     /// Range: 1 ..= 64.
     pub max_value_depth: usize,
+    /// Cut the forwarded spans to the caps too (else they are forwarded as received,
+    /// and the caps only bound what analysis reads). Default: false.
+    pub cut_forwarded: bool,
 }
 
 impl Default for DecodeLimits {
@@ -45,6 +54,7 @@ impl Default for DecodeLimits {
             max_attributes: 128,
             max_value_bytes: 16 * 1024,
             max_value_depth: 8,
+            cut_forwarded: false,
         }
     }
 }
@@ -79,17 +89,43 @@ pub struct Cuts {
     pub depth: u64,
 }
 
-/// Whether anything the trimmed view holds is over a cap (span and resource attribute
-/// counts, string lengths, nested values). Events, links and scope attributes are not in
-/// the view: they are cut when the request is cut for another reason.
-pub fn exceeds(request: &TraceRequest, limits: &DecodeLimits) -> bool {
+/// Drops the attributes past `max_attributes` of each span and resource from the view
+/// analysis reads; returns how many.
+pub fn bound_analysis(request: &mut TraceRequest, limits: &DecodeLimits) -> u64 {
+    let mut dropped = 0;
+    let mut bound = |attributes: &mut Vec<trimmed::KeyValue>| {
+        if attributes.len() > limits.max_attributes {
+            dropped += (attributes.len() - limits.max_attributes) as u64;
+            attributes.truncate(limits.max_attributes);
+        }
+    };
+    for resource_spans in &mut request.resource_spans {
+        if let Some(resource) = &mut resource_spans.resource {
+            bound(&mut resource.attributes);
+        }
+        for span in resource_spans
+            .scope_spans
+            .iter_mut()
+            .flat_map(|s| &mut s.spans)
+        {
+            bound(&mut span.attributes);
+        }
+    }
+    dropped
+}
+
+/// Whether the request may be over a cap: the view is (attribute counts, value lengths),
+/// or it holds what the view does not keep (nested values, events, links, scope
+/// attributes), which only the whole decode can measure.
+pub fn may_exceed(request: &TraceRequest, limits: &DecodeLimits) -> bool {
     let over = |attributes: &[trimmed::KeyValue]| {
         attributes.len() > limits.max_attributes
             || attributes.iter().any(
                 |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                    Some(trimmed::Value::StringValue(s)) => s.len() > limits.max_value_bytes,
-                    Some(trimmed::Value::ArrayValue(nested)) => nested_over(nested, true, limits),
-                    Some(trimmed::Value::KvlistValue(nested)) => nested_over(nested, false, limits),
+                    Some(trimmed::Value::StringValue(s) | trimmed::Value::BytesValue(s)) => {
+                        s.len() > limits.max_value_bytes
+                    }
+                    Some(trimmed::Value::ArrayValue(_) | trimmed::Value::KvlistValue(_)) => true,
                     _ => false,
                 },
             )
@@ -99,33 +135,21 @@ pub fn exceeds(request: &TraceRequest, limits: &DecodeLimits) -> bool {
             .resource
             .as_ref()
             .is_some_and(|r| over(&r.attributes))
-            || resource_spans
-                .scope_spans
-                .iter()
-                .flat_map(|s| &s.spans)
-                .any(|span| over(&span.attributes))
+            || resource_spans.scope_spans.iter().any(|scope_spans| {
+                scope_spans
+                    .scope
+                    .as_ref()
+                    .is_some_and(|s| !s.attributes.is_empty())
+                    || scope_spans.spans.iter().any(|span| {
+                        over(&span.attributes) || !span.events.is_empty() || !span.links.is_empty()
+                    })
+            })
     })
 }
 
-/// Whether a nested value (undecoded) is too deep, too long or too wide.
-fn nested_over(bytes: &Bytes, array: bool, limits: &DecodeLimits) -> bool {
-    let value = if array {
-        ArrayValue::decode(bytes.clone()).map(any_value::Value::ArrayValue)
-    } else {
-        KeyValueList::decode(bytes.clone()).map(any_value::Value::KvlistValue)
-    };
-    match value {
-        // Undecodable here means too deep for prost: the whole decode will say so.
-        Err(_) => true,
-        Ok(value) => {
-            let mut probe = AnyValue { value: Some(value) };
-            cut_value(&mut probe, 0, limits) != Cuts::default()
-        }
-    }
-}
-
-/// Decodes `raw` whole, cuts it to the caps and re-encodes it.
-pub fn cut(raw: &[u8], limits: &DecodeLimits) -> Result<(Bytes, Cuts), prost::DecodeError> {
+/// Decodes `raw` whole and cuts it to the caps: the request re-encoded when anything was
+/// cut (`None`: nothing was, forward `raw` as it is), and what was cut.
+pub fn cut(raw: &[u8], limits: &DecodeLimits) -> Result<(Option<Bytes>, Cuts), prost::DecodeError> {
     let mut request = ExportTraceServiceRequest::decode(raw)?;
     let mut cuts = Cuts::default();
     for resource_spans in &mut request.resource_spans {
@@ -147,7 +171,10 @@ pub fn cut(raw: &[u8], limits: &DecodeLimits) -> Result<(Bytes, Cuts), prost::De
             }
         }
     }
-    Ok((Bytes::from(request.encode_to_vec()), cuts))
+    if cuts == Cuts::default() {
+        return Ok((None, cuts));
+    }
+    Ok((Some(Bytes::from(request.encode_to_vec())), cuts))
 }
 
 fn cut_attributes(attributes: &mut Vec<KeyValue>, limits: &DecodeLimits, cuts: &mut Cuts) {
@@ -222,6 +249,7 @@ fn cut_value(value: &mut AnyValue, depth: usize, limits: &DecodeLimits) -> Cuts 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::ArrayValue;
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span};
 
@@ -274,6 +302,7 @@ mod tests {
             max_attributes: 3,
             max_value_bytes: 16,
             max_value_depth: 2,
+            cut_forwarded: true,
         }
     }
 
@@ -282,9 +311,29 @@ mod tests {
     }
 
     #[test]
-    fn within_the_caps_nothing_is_flagged() {
+    fn within_the_caps_nothing_is_cut_and_the_bytes_stay() {
         let full = request(vec![kv("a", string("short")), kv("n", nested(2))]);
-        assert!(!exceeds(&trimmed_of(&full), &limits()));
+        assert!(
+            may_exceed(&trimmed_of(&full), &limits()),
+            "nested values and events are measured by the whole decode"
+        );
+        let (bytes, cuts) = cut(&full.encode_to_vec(), &limits()).unwrap();
+        assert_eq!((bytes, cuts), (None, Cuts::default()));
+        let mut plain = request(vec![kv("a", string("short"))]);
+        plain.resource_spans[0].scope_spans[0].spans[0]
+            .events
+            .clear();
+        assert!(!may_exceed(&trimmed_of(&plain), &limits()));
+    }
+
+    #[test]
+    fn analysis_reads_at_most_max_attributes_per_list() {
+        let full = request((0..5).map(|i| kv(&format!("k{i}"), string("v"))).collect());
+        let mut view = trimmed_of(&full);
+        assert_eq!(bound_analysis(&mut view, &limits()), 2);
+        let span = &view.resource_spans[0].scope_spans[0].spans[0];
+        let keys: Vec<&[u8]> = span.attributes.iter().map(|kv| &kv.key[..]).collect();
+        assert_eq!(keys, [b"k0", b"k1", b"k2"], "the first ones stay");
     }
 
     #[test]
@@ -295,8 +344,9 @@ mod tests {
             kv("c", string("x")),
             kv("d", string("y")), // past 3 attributes
         ]);
-        assert!(exceeds(&trimmed_of(&full), &limits()));
+        assert!(may_exceed(&trimmed_of(&full), &limits()));
         let (bytes, cuts) = cut(&full.encode_to_vec(), &limits()).unwrap();
+        let bytes = bytes.expect("cut");
         // Span and event alike.
         assert_eq!(
             cuts,
@@ -319,7 +369,10 @@ mod tests {
         }
         assert_eq!(deep, string(TOO_DEEP));
         // A cut request is within the caps.
-        assert!(!exceeds(&trimmed_of(&again), &limits()));
+        assert_eq!(
+            cut(&again.encode_to_vec(), &limits()).unwrap().1,
+            Cuts::default()
+        );
     }
 
     #[test]

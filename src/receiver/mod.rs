@@ -316,9 +316,15 @@ impl Receiver {
                 retry_after: self.retry_after,
             });
         }
-        if caps::exceeds(&request, &self.limits) {
-            (request, raw) = self.cut(transport, &raw, request.span_count())?;
+        if self.limits.cut_forwarded && caps::may_exceed(&request, &self.limits) {
+            if let Some(cut) = self.cut(transport, &raw, request.span_count())? {
+                (request, raw) = cut;
+            }
         }
+        self.telemetry.decode_cut(
+            "attributes",
+            caps::bound_analysis(&mut request, &self.limits),
+        );
         let rejections = validate::retain_valid_trimmed_spans(&mut request);
         let spans = request.span_count();
         let refuse = |err: PushError| {
@@ -340,7 +346,7 @@ impl Receiver {
                 raw
             } else {
                 validate::valid_subset(&raw).map_err(|err| {
-                    // The trimmed decode skips fields the full one reads (events, links…).
+                    // Cannot happen: the trimmed decode accepts only what decodes whole.
                     let message = format!(
                         "cannot decode the whole ExportTraceServiceRequest to forward its valid \
                          spans: {err}"
@@ -414,13 +420,14 @@ impl Receiver {
         Ok(accepted)
     }
 
-    /// The request cut to the decode caps, re-encoded, and its trimmed view.
+    /// The request cut to the decode caps, re-encoded, and its trimmed view (`None`
+    /// when nothing needed cutting).
     fn cut(
         &self,
         transport: Transport,
         raw: &[u8],
         spans: usize,
-    ) -> Result<(TraceRequest, Bytes), Refusal> {
+    ) -> Result<Option<(TraceRequest, Bytes)>, Refusal> {
         let malformed = |err: &dyn std::fmt::Display| {
             let message = format!(
                 "cannot decode the whole ExportTraceServiceRequest to cut it to \
@@ -438,8 +445,11 @@ impl Receiver {
         self.telemetry.decode_cut("attributes", cuts.attributes);
         self.telemetry.decode_cut("value_bytes", cuts.value_bytes);
         self.telemetry.decode_cut("depth", cuts.depth);
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
         let request = TraceRequest::decode_checked(bytes.clone()).map_err(|err| malformed(&err))?;
-        Ok((request, bytes))
+        Ok(Some((request, bytes)))
     }
 
     /// Validates and counts a logs request (logs are not forwarded).

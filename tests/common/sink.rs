@@ -47,6 +47,9 @@ pub struct Recorded {
     pub script: VecDeque<Answer>,
     /// The `authorization` header of every request that had one.
     pub authorization: Vec<String>,
+    /// A span name this sink refuses (gRPC INVALID_ARGUMENT / HTTP 400) any request
+    /// holding, as a backend stricter than mcpcol would.
+    pub poison: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -61,6 +64,16 @@ impl Sink {
             .unwrap()
             .script
             .extend(answers.iter().cloned());
+    }
+
+    /// Refuses every request holding a span named `name`, whatever else it holds.
+    pub fn refuse_spans_named(&self, name: &str) {
+        self.recorded.lock().unwrap().poison = Some(name.to_owned());
+    }
+
+    fn poisoned(&self, names: impl IntoIterator<Item = String>) -> bool {
+        let poison = self.recorded.lock().unwrap().poison.clone();
+        poison.is_some_and(|p| names.into_iter().any(|n| n == p))
     }
 
     fn next_answer(&self) -> Answer {
@@ -143,6 +156,11 @@ impl TraceService for Sink {
             Answer::BadRequest => return Err(tonic::Status::invalid_argument("sink refuses")),
             Answer::Hang(d) => tokio::time::sleep(d).await,
         }
+        if self.poisoned(span_names(request.get_ref())) {
+            return Err(tonic::Status::invalid_argument(
+                "sink refuses a span in this request",
+            ));
+        }
         self.recorded
             .lock()
             .unwrap()
@@ -150,6 +168,16 @@ impl TraceService for Sink {
             .push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
+}
+
+fn span_names(request: &ExportTraceServiceRequest) -> Vec<String> {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// A running sink; dropping it stops the servers.
@@ -275,6 +303,13 @@ async fn otlp_http(
     }
     assert_eq!(headers["content-type"], "application/x-protobuf");
     let request = ExportTraceServiceRequest::decode(body).unwrap();
+    if sink.poisoned(span_names(&request)) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "sink refuses a span in this request",
+        )
+            .into_response();
+    }
     sink.recorded.lock().unwrap().requests.push(request);
     (
         [("content-type", "application/x-protobuf")],
@@ -299,6 +334,14 @@ async fn zipkin_http(
         return answer;
     }
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|span| span["name"].as_str().map(str::to_owned));
+    if sink.poisoned(names) {
+        return (StatusCode::BAD_REQUEST, "sink refuses a span in this body").into_response();
+    }
     sink.recorded.lock().unwrap().zipkin.push(json);
     StatusCode::ACCEPTED.into_response()
 }

@@ -1,0 +1,163 @@
+//! How the trimmed messages decode each kind of field: with prost's own functions, so
+//! that wire types, lengths and the recursion limit are checked exactly as the full
+//! decode checks them, and a string's UTF-8 at every occurrence of the field (protobuf
+//! lets a field repeat; prost checks each one, and so do we).
+
+use bytes::{Buf, BufMut, Bytes};
+use prost::encoding::{self, DecodeContext, WireType};
+use prost::{DecodeError, Message};
+
+use super::check::utf8_error;
+
+/// Decodes a string field into a slice of the received buffer, checking its UTF-8.
+pub fn merge_string(
+    wire_type: WireType,
+    value: &mut Bytes,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    encoding::bytes::merge(wire_type, value, buf, ctx)?;
+    match std::str::from_utf8(value) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(utf8_error()),
+    }
+}
+
+/// Decodes an optional message field, merging repeated occurrences as prost does.
+pub fn merge_message<M: Message + Default>(
+    wire_type: WireType,
+    value: &mut Option<M>,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    encoding::message::merge(wire_type, value.get_or_insert_with(M::default), buf, ctx)
+}
+
+/// Whether a scalar is its default (proto3 does not write it).
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// Encodes a string or bytes field (absent when empty, as proto3 writes it).
+pub fn encode_bytes(tag: u32, value: &Bytes, buf: &mut impl BufMut) {
+    if !value.is_empty() {
+        encoding::bytes::encode(tag, value, buf);
+    }
+}
+
+/// The encoded length of [`encode_bytes`]'s output.
+pub fn bytes_len(tag: u32, value: &Bytes) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        encoding::bytes::encoded_len(tag, value)
+    }
+}
+
+/// Declares a trimmed message: its struct and a `prost::Message` implementation whose
+/// fields are `tag kind name: type`, kinds being `string` (a checked `Bytes` slice),
+/// `bytes`, `message` (`Option<M>`), `repeated` (`Vec<M>`) and the scalar kinds
+/// `uint32`, `int32`, `fixed32`, `fixed64`. Unknown fields are skipped as prost skips
+/// them; an error names the message and field, as prost's derive does.
+macro_rules! trimmed_message {
+    ($(#[$doc:meta])* $name:ident {
+        $($(#[$fdoc:meta])* $tag:literal $kind:ident $field:ident: $ty:ty),* $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct $name {
+            $($(#[$fdoc])* pub $field: $ty),*
+        }
+
+        impl prost::Message for $name {
+            fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+                $($crate::trimmed::fields::field!(encode $kind, $tag, &self.$field, buf);)*
+            }
+
+            fn merge_field(
+                &mut self,
+                tag: u32,
+                wire_type: prost::encoding::WireType,
+                buf: &mut impl bytes::Buf,
+                ctx: prost::encoding::DecodeContext,
+            ) -> Result<(), prost::DecodeError> {
+                match tag {
+                    $($tag => $crate::trimmed::fields::field!(merge $kind, wire_type, &mut self.$field, buf, ctx)
+                        .map_err(|mut err| {
+                            err.push(stringify!($name), stringify!($field));
+                            err
+                        }),)*
+                    _ => prost::encoding::skip_field(wire_type, tag, buf, ctx),
+                }
+            }
+
+            fn encoded_len(&self) -> usize {
+                0 $(+ $crate::trimmed::fields::field!(len $kind, $tag, &self.$field))*
+            }
+
+            fn clear(&mut self) {
+                *self = Self::default();
+            }
+        }
+    };
+}
+pub(crate) use trimmed_message;
+
+/// One field's encode, merge and length, by kind.
+macro_rules! field {
+    (merge string, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        $crate::trimmed::fields::merge_string($w, $v, $b, $c)
+    };
+    (merge bytes, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        prost::encoding::bytes::merge($w, $v, $b, $c)
+    };
+    (merge message, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        $crate::trimmed::fields::merge_message($w, $v, $b, $c)
+    };
+    (merge repeated, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        prost::encoding::message::merge_repeated($w, $v, $b, $c)
+    };
+    (merge $scalar:ident, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        prost::encoding::$scalar::merge($w, $v, $b, $c)
+    };
+    (encode string, $t:expr, $v:expr, $b:expr) => {
+        $crate::trimmed::fields::encode_bytes($t, $v, $b)
+    };
+    (encode bytes, $t:expr, $v:expr, $b:expr) => {
+        $crate::trimmed::fields::encode_bytes($t, $v, $b)
+    };
+    (encode message, $t:expr, $v:expr, $b:expr) => {
+        if let Some(m) = $v {
+            prost::encoding::message::encode($t, m, $b)
+        }
+    };
+    (encode repeated, $t:expr, $v:expr, $b:expr) => {
+        prost::encoding::message::encode_repeated($t, $v, $b)
+    };
+    (encode $scalar:ident, $t:expr, $v:expr, $b:expr) => {
+        if !$crate::trimmed::fields::is_default($v) {
+            prost::encoding::$scalar::encode($t, $v, $b)
+        }
+    };
+    (len string, $t:expr, $v:expr) => {
+        $crate::trimmed::fields::bytes_len($t, $v)
+    };
+    (len bytes, $t:expr, $v:expr) => {
+        $crate::trimmed::fields::bytes_len($t, $v)
+    };
+    (len message, $t:expr, $v:expr) => {
+        $v.as_ref()
+            .map_or(0, |m| prost::encoding::message::encoded_len($t, m))
+    };
+    (len repeated, $t:expr, $v:expr) => {
+        prost::encoding::message::encoded_len_repeated($t, $v)
+    };
+    (len $scalar:ident, $t:expr, $v:expr) => {
+        if !$crate::trimmed::fields::is_default($v) {
+            prost::encoding::$scalar::encoded_len($t, $v)
+        } else {
+            0
+        }
+    };
+}
+pub(crate) use field;
