@@ -486,14 +486,11 @@ fn depth_of(value: &AnyValue) -> usize {
     }
 }
 
-#[tokio::test]
-async fn oversized_and_nested_attributes_are_cut_on_decode_and_counted() {
-    let downstream = common::sink::start().await;
-    let mcpcol = TestCollector::start(&[
-        &format!("exporters.jaeger.endpoint={}", downstream.grpc_url()),
-        "exporters.batch.timeout=20ms",
-    ])
-    .await;
+/// One span over every decode cap: 302 attributes, a 1 MiB string, arrays 40 deep.
+fn hostile_span() -> (
+    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    usize,
+) {
     let mut hostile = spans(1);
     let span = &mut hostile.resource_spans[0].scope_spans[0].spans[0];
     span.attributes
@@ -504,7 +501,67 @@ async fn oversized_and_nested_attributes_are_cut_on_decode_and_counted() {
         value: Some(nested_array(40)),
         ..Default::default()
     };
-    let before = span.attributes.len();
+    let attributes = span.attributes.len();
+    (hostile, attributes)
+}
+
+fn cuts(scrape: &Scrape, what: &str) -> f64 {
+    scrape.value(&format!(
+        "mcpcol_receiver_decode_cuts_total{{what=\"{what}\"}}"
+    ))
+}
+
+/// By default spans go downstream exactly as they arrived: the caps bound only what
+/// analysis reads (the attributes past 128), counted.
+#[tokio::test]
+async fn spans_over_the_decode_caps_are_forwarded_as_received() {
+    let downstream = common::sink::start().await;
+    let mcpcol = TestCollector::start(&[
+        &format!("exporters.jaeger.endpoint={}", downstream.grpc_url()),
+        "exporters.batch.timeout=20ms",
+    ])
+    .await;
+    let (hostile, attributes) = hostile_span();
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(hostile.clone()).await.unwrap();
+    assert_eq!(
+        downstream
+            .sink
+            .wait_for_spans(1, Duration::from_secs(10))
+            .await,
+        1
+    );
+    // Compared whole, reported briefly (the span is over a megabyte).
+    let forwarded = &downstream.sink.spans()[0];
+    let sent = &hostile.resource_spans[0].scope_spans[0].spans[0];
+    assert!(
+        forwarded == sent,
+        "the forwarded span differs from the one sent ({} attributes, {} sent)",
+        forwarded.attributes.len(),
+        sent.attributes.len()
+    );
+    let scrape = mcpcol.scrape().await;
+    assert_eq!(
+        cuts(&scrape, "attributes"),
+        (attributes - 128) as f64,
+        "not read by analysis"
+    );
+    assert_eq!(cuts(&scrape, "value_bytes"), 0.0);
+    assert_eq!(cuts(&scrape, "depth"), 0.0);
+}
+
+#[tokio::test]
+async fn with_cut_forwarded_spans_are_cut_on_decode_and_counted() {
+    let downstream = common::sink::start().await;
+    let mcpcol = TestCollector::start(&[
+        &format!("exporters.jaeger.endpoint={}", downstream.grpc_url()),
+        "exporters.batch.timeout=20ms",
+        "receivers.otlp.limits.cut_forwarded=true",
+    ])
+    .await;
+    let (hostile, before) = hostile_span();
     let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
         .await
         .unwrap();
@@ -527,16 +584,19 @@ async fn oversized_and_nested_attributes_are_cut_on_decode_and_counted() {
     assert_eq!(huge.len(), 16 * 1024);
     assert_eq!(depth_of(forwarded.attributes[1].value.as_ref().unwrap()), 8);
     let scrape = mcpcol.scrape().await;
-    let cut = |what: &str| {
-        scrape.value(&format!(
-            "mcpcol_receiver_decode_cuts_total{{what=\"{what}\"}}"
-        ))
-    };
-    assert_eq!(cut("attributes"), (before - 128) as f64);
-    assert_eq!(cut("value_bytes"), 1.0);
-    assert_eq!(cut("depth"), 1.0);
+    assert_eq!(cuts(&scrape, "attributes"), (before - 128) as f64);
+    assert_eq!(cuts(&scrape, "value_bytes"), 1.0);
+    assert_eq!(cuts(&scrape, "depth"), 1.0);
+}
 
-    // Deeper than protobuf's recursion limit: refused whole, as malformed, and counted.
+/// Deeper than protobuf's recursion limit: no downstream decodes it, so it is refused
+/// whole, as malformed, naming the field, and counted.
+#[tokio::test]
+async fn nesting_past_protobufs_limit_is_refused_as_malformed() {
+    let mcpcol = TestCollector::start(&[]).await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
     let mut abyss = spans(1);
     abyss.resource_spans[0].scope_spans[0].spans[0].attributes = vec![KeyValue {
         key: "abyss".into(),
@@ -545,11 +605,60 @@ async fn oversized_and_nested_attributes_are_cut_on_decode_and_counted() {
     }];
     let status = client.export(abyss).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("recursion limit"), "{status:?}");
     assert_eq!(
-        mcpcol
-            .scrape()
-            .await
-            .value("mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"malformed\"}"),
+        mcpcol.scrape().await.value(
+            "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"malformed\"}"
+        ),
         1.0
     );
+}
+
+/// Logfire records a tool failure only as `"isError": true` in the result JSON, after
+/// the whole result: a result larger than the decode cap on values (16 KiB) is still a
+/// tool error, because analysis scans payloads whole (to 1 MiB) and the caps cut nothing
+/// it reads.
+#[tokio::test]
+async fn a_tool_failure_after_a_large_result_is_still_an_error() {
+    let mcpcol = TestCollector::start(&[]).await;
+    let mut request = spans(1);
+    request.resource_spans[0].scope_spans[0].scope = Some(
+        opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+            name: "logfire.mcp".into(),
+            ..Default::default()
+        },
+    );
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.name = "MCP server handle request: tools/call".into();
+    span.kind = 1;
+    let text = "r".repeat(40 * 1024);
+    span.attributes = vec![
+        string_attr(
+            "request",
+            r#"{"method":"tools/call","params":{"name":"report"}}"#,
+        ),
+        string_attr(
+            "response",
+            &format!(r#"{{"content":[{{"type":"text","text":"{text}"}}],"isError":true}}"#),
+        ),
+    ];
+    TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap()
+        .export(request)
+        .await
+        .unwrap();
+    mcpcol.wait_processed(1).await;
+    let scrape = mcpcol.scrape().await;
+    let errors: f64 = scrape
+        .series
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("mcp_server_operation_duration_seconds_count{")
+                && k.contains("gen_ai_tool_name=\"report\"")
+                && k.contains("error_type=\"tool_error\"")
+        })
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(errors, 1.0, "the failed call of report is a tool error");
 }
