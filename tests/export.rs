@@ -676,3 +676,34 @@ async fn a_batch_refused_as_malformed_is_split_so_only_the_bad_request_is_lost()
         assert_accounting(&scrape, exporter);
     }
 }
+
+/// OTLP/HTTP endpoints as the OpenTelemetry Collector reads them: `endpoint` is a base
+/// URL to which `/v1/traces` is appended, also after a path (a gateway under `/otlp`);
+/// `traces_endpoint` is used exactly as given.
+#[tokio::test]
+async fn otlp_http_endpoints_are_base_urls_and_traces_endpoint_is_exact() {
+    let downstream = sink::start().await;
+    let base = format!("http://{}/otlp", downstream.http);
+    let exact = downstream.http_url("/v1/traces");
+    let mut sets = exporter(
+        "otlp/base",
+        &base,
+        &["exporters.otlp/base.protocol=http/protobuf"],
+    );
+    sets.push(format!("exporters.otlp/exact.traces_endpoint={exact}"));
+    sets.push("exporters.otlp/exact.protocol=http/protobuf".into());
+    let mcpcol = start(&sets).await;
+    let mut client = TraceServiceClient::connect(mcpcol.grpc_url())
+        .await
+        .unwrap();
+    client.export(spans_from(0, 3)).await.unwrap();
+    assert_eq!(
+        downstream.sink.wait_for_spans(6, WAIT).await,
+        6,
+        "3 spans by each"
+    );
+    for exporter in ["otlp/base", "otlp/exact"] {
+        let scrape = settled(&mcpcol, exporter).await;
+        assert_eq!(failed(&scrape, exporter), 0.0, "{exporter}");
+    }
+}

@@ -105,10 +105,14 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExporterConfig {
-    /// Where to send: `http://host:4317` (OTLP/gRPC), `http://host:4318` (OTLP/HTTP,
-    /// `/v1/traces` is appended when the path is empty), or
+    /// Where to send: `http://host:4317` (OTLP/gRPC), a base URL for OTLP/HTTP to which
+    /// `/v1/traces` is appended, also after a path (`https://gw:4318/otlp` posts to
+    /// `https://gw:4318/otlp/v1/traces`, as the OpenTelemetry Collector does), or
     /// `http://host:9411/api/v2/spans` (Zipkin). `https://` turns TLS on.
     pub endpoint: String,
+    /// OTLP/HTTP only: the full URL to post traces to, used exactly as given (then
+    /// `endpoint` may be left out). Default: none.
+    pub traces_endpoint: Option<String>,
     /// OTLP only: `grpc` (default) or `http/protobuf`.
     pub protocol: OtlpProtocol,
     /// Headers sent with every request (e.g. `authorization`). Never logged.
@@ -128,10 +132,22 @@ pub struct ExporterConfig {
     pub retry: Option<RetryConfig>,
 }
 
+impl ExporterConfig {
+    /// The URL an OTLP/HTTP exporter posts traces to: `traces_endpoint` as given, else
+    /// `endpoint` with `/v1/traces` appended.
+    pub fn otlp_http_url(&self) -> String {
+        match &self.traces_endpoint {
+            Some(url) => url.clone(),
+            None => format!("{}/v1/traces", self.endpoint.trim_end_matches('/')),
+        }
+    }
+}
+
 impl Default for ExporterConfig {
     fn default() -> Self {
         ExporterConfig {
             endpoint: String::new(),
+            traces_endpoint: None,
             protocol: OtlpProtocol::Grpc,
             headers: BTreeMap::new(),
             tls: TlsConfig::default(),
@@ -331,14 +347,36 @@ impl ExportersConfig {
         self.retry.validate(&format!("{key}.retry"), problems);
         for (name, exporter) in &self.exporters {
             let at = format!("{key}.{name}");
-            let url = exporter.endpoint.as_str();
-            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
-            if !scheme_ok || url.len() <= "https://".len() {
-                problems.push(ConfigError::invalid(
-                    format!("{at}.endpoint"),
+            let is_url = |url: &str| {
+                (url.starts_with("http://") || url.starts_with("https://"))
+                    && url.len() > "https://".len()
+            };
+            match &exporter.traces_endpoint {
+                Some(url) if !is_url(url) => problems.push(ConfigError::invalid(
+                    format!("{at}.traces_endpoint"),
                     url,
-                    "use an http:// or https:// URL, e.g. http://127.0.0.1:4317",
-                ));
+                    "use the full http:// or https:// URL to post to, e.g. \
+                     https://gw:4318/v1/traces",
+                )),
+                Some(_) if exporter.protocol != OtlpProtocol::HttpProtobuf => {
+                    problems.push(ConfigError::invalid(
+                        format!("{at}.traces_endpoint"),
+                        exporter.traces_endpoint.as_deref().unwrap_or_default(),
+                        "traces_endpoint applies to OTLP/HTTP (protocol: http/protobuf); \
+                         use endpoint for gRPC and Zipkin",
+                    ))
+                }
+                Some(_) if exporter.endpoint.is_empty() => {}
+                _ => {
+                    let url = exporter.endpoint.as_str();
+                    if !is_url(url) {
+                        problems.push(ConfigError::invalid(
+                            format!("{at}.endpoint"),
+                            url,
+                            "use an http:// or https:// URL, e.g. http://127.0.0.1:4317",
+                        ));
+                    }
+                }
             }
             if ExporterKind::from_name(name) == Some(ExporterKind::Zipkin)
                 && exporter.protocol != OtlpProtocol::Grpc
@@ -500,6 +538,39 @@ mod tests {
         assert_eq!(e.exporters["zipkin"].queue.as_ref().unwrap().max_spans, 10);
         assert_eq!(e.batch.max_spans, 100);
         assert_eq!(e.queue.max_bytes, 2 << 30);
+    }
+
+    #[test]
+    fn otlp_http_urls_follow_the_collector() {
+        let config = |endpoint: &str, traces: Option<&str>| ExporterConfig {
+            endpoint: endpoint.into(),
+            traces_endpoint: traces.map(str::to_owned),
+            protocol: OtlpProtocol::HttpProtobuf,
+            ..ExporterConfig::default()
+        };
+        assert_eq!(
+            config("https://gw:4318", None).otlp_http_url(),
+            "https://gw:4318/v1/traces"
+        );
+        assert_eq!(
+            config("https://gw:4318/otlp/", None).otlp_http_url(),
+            "https://gw:4318/otlp/v1/traces"
+        );
+        assert_eq!(
+            config("", Some("https://gw/ingest/traces")).otlp_http_url(),
+            "https://gw/ingest/traces"
+        );
+        assert!(sets(&[
+            "exporters.otlp.traces_endpoint=https://gw/t",
+            "exporters.otlp.protocol=http/protobuf"
+        ])
+        .is_ok());
+        let err = sets(&["exporters.otlp.traces_endpoint=https://gw/t"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("traces_endpoint applies to OTLP/HTTP"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -126,6 +126,15 @@ impl ReloadableSender {
             .clone()
     }
 
+    /// Where it sends (the URL posted to, for OTLP/HTTP).
+    pub fn endpoint(&self) -> String {
+        match (ExporterKind::from_name(&self.name), self.config.protocol) {
+            (Some(ExporterKind::Zipkin), _) => self.config.endpoint.clone(),
+            (_, config::OtlpProtocol::HttpProtobuf) => self.config.otlp_http_url(),
+            _ => self.config.endpoint.clone(),
+        }
+    }
+
     /// Whether the exporter reads TLS files (else a reload has nothing to do).
     pub fn uses_tls_files(&self) -> bool {
         let tls = &self.config.tls;
@@ -199,7 +208,7 @@ impl Exporters {
             }
             tracing::info!(
                 exporter = name.as_str(),
-                endpoint = exporter.endpoint.as_str(),
+                endpoint = sender.endpoint().as_str(),
                 persistent = queue.is_persistent(),
                 "exporter started"
             );

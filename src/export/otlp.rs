@@ -108,19 +108,12 @@ impl OtlpSender {
                     timeout: config.timeout,
                 })
             }
-            OtlpProtocol::HttpProtobuf => {
-                let mut url = config.endpoint.trim_end_matches('/').to_owned();
-                let has_path = url.splitn(4, '/').nth(3).is_some_and(|p| !p.is_empty());
-                if !has_path {
-                    url.push_str("/v1/traces");
-                }
-                Ok(OtlpSender::Http {
-                    client: http_client(name, config)?,
-                    url,
-                    headers: header_map(name, config)?,
-                    gzip,
-                })
-            }
+            OtlpProtocol::HttpProtobuf => Ok(OtlpSender::Http {
+                client: http_client(name, config)?,
+                url: config.otlp_http_url(),
+                headers: header_map(name, config)?,
+                gzip,
+            }),
         }
     }
 

@@ -235,6 +235,7 @@ pub async fn start_on(sink: Sink, grpc: &str, http: &str) -> RunningSink {
     let http_task = {
         let app = axum::Router::new()
             .route("/v1/traces", post(otlp_http))
+            .route("/otlp/v1/traces", post(otlp_http))
             .route("/api/v2/spans", post(zipkin_http))
             .with_state(sink.clone());
         let stop = stop.clone();
