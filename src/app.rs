@@ -231,7 +231,8 @@ pub async fn start(config: Config) -> Result<Collector, AppError> {
         Protocols::Http1And2,
     )?;
     let admin_tls = tls(&config.metrics.tls, "metrics.tls", Protocols::Http1And2)?;
-    let mut telemetry = Telemetry::new(config.exporters.queue.max_spans);
+    let mut telemetry = Telemetry::new(config.exporters.queue.max_spans)
+        .with_log_interval(config.service.log_rate_limit);
     let (red, red_collector) = RedMetrics::new(&config.metrics);
     telemetry.register_collector(Arc::new(red_collector));
     let telemetry = Arc::new(telemetry);
@@ -472,7 +473,7 @@ impl Collector {
         };
         tracing::info!(
             processed_spans = summary.processed_spans,
-            left_in_queue = summary.left_in_queue,
+            left_in_analysis_queue = summary.left_in_queue,
             "mcpcol stopped"
         );
         summary

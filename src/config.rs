@@ -56,6 +56,11 @@ pub struct ServiceConfig {
     /// Headroom below the hard limit where throttling starts, MiB. Default: 0, meaning
     /// 20 % of `memory_limit_mib`. Must be less than `memory_limit_mib`.
     pub memory_spike_limit_mib: u64,
+    /// A repeated warning (a refusal reason, an exporter's failures, a cap reached) is
+    /// logged at most once per this interval, with the count since its last line; the
+    /// first occurrence always at once. Default: 1m. Range: 1s ..= 1d.
+    #[serde(with = "humantime_serde")]
+    pub log_rate_limit: Duration,
 }
 
 impl ServiceConfig {
@@ -76,6 +81,7 @@ impl Default for ServiceConfig {
             analysis: true,
             memory_limit_mib: 0,
             memory_spike_limit_mib: 0,
+            log_rate_limit: Duration::from_secs(60),
         }
     }
 }
@@ -88,6 +94,14 @@ impl Config {
         self.exporters.validate("exporters", problems);
         self.live.validate("live", problems);
         self.ui.validate("ui", problems);
+        let every = self.service.log_rate_limit;
+        if every < Duration::from_secs(1) || every > Duration::from_secs(86_400) {
+            problems.push(ConfigError::invalid(
+                "service.log_rate_limit",
+                humantime::format_duration(every),
+                "use a duration from 1s to 1d, such as 1m",
+            ));
+        }
         if self.service.shutdown_timeout > Duration::from_secs(3600) {
             problems.push(ConfigError::invalid(
                 "service.shutdown_timeout",

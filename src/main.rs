@@ -65,8 +65,8 @@ fn run(args: RunArgs, demo: bool) -> ExitCode {
         let collector = match app::start(config).await {
             Ok(collector) => collector,
             Err(err) => {
+                // Once, as a log line (JSON consumers parse it; a person reads it).
                 tracing::error!("{err}");
-                eprintln!("mcpcol: {err}");
                 return ExitCode::FAILURE;
             }
         };

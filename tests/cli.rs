@@ -233,7 +233,7 @@ async fn sigterm_drains_and_exits_zero() {
         .find(|e| e["message"] == "mcpcol stopped")
         .unwrap_or_else(|| panic!("no 'mcpcol stopped' line in {lines:#?}"));
     assert_eq!(stopped["processed_spans"], 25);
-    assert_eq!(stopped["left_in_queue"], 0);
+    assert_eq!(stopped["left_in_analysis_queue"], 0);
     assert!(lines.iter().any(|l| l.contains("SIGTERM")), "{lines:#?}");
 }
 

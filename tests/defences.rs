@@ -441,16 +441,26 @@ async fn over_the_memory_limit_the_receivers_throttle() {
     let response = post_spans(&limited.http_url("/v1/traces"), 2).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
+    // Any signal, any encoding: an OTLP/JSON body is refused before its tree is built.
+    let json = reqwest::Client::new()
+        .post(limited.http_url("/v1/logs"))
+        .header("content-type", "application/json")
+        .body(r#"{"resourceLogs":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 503);
     let scrape = limited.scrape().await;
+    // Refused before decoding (decoding is what would cost memory): counted per request.
     assert_eq!(
         scrape.value(
-            "mcpcol_receiver_refused_spans_total{transport=\"grpc\",reason=\"memory_limit\"}"
+            "mcpcol_receiver_refused_requests_total{transport=\"grpc\",reason=\"memory_limit\"}"
         ),
-        3.0
+        1.0
     );
     assert_eq!(
         scrape.value(
-            "mcpcol_receiver_refused_spans_total{transport=\"http\",reason=\"memory_limit\"}"
+            "mcpcol_receiver_refused_requests_total{transport=\"http\",reason=\"memory_limit\"}"
         ),
         2.0
     );

@@ -636,7 +636,7 @@ async fn sigterm_under_load_drains_everything_acknowledged() {
     );
     let processed = log_field(&lines, "mcpcol stopped", "processed_spans").unwrap();
     assert_eq!(
-        log_field(&lines, "mcpcol stopped", "left_in_queue"),
+        log_field(&lines, "mcpcol stopped", "left_in_analysis_queue"),
         Some(0)
     );
     assert!(

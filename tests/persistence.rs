@@ -151,9 +151,13 @@ async fn past_the_drain_deadline_memory_spans_are_counted_and_disk_spans_kept() 
     let lost = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["reason"] == "shutdown")
-        .unwrap_or_else(|| panic!("no shutdown loss logged: {lines:#?}"));
-    assert_eq!(lost["spans"], 20);
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("exporter stopped"))
+        })
+        .unwrap_or_else(|| panic!("no closing line: {lines:#?}"));
+    assert_eq!(lost["failed_at_shutdown"], 20);
     assert_eq!(lost["level"], "ERROR");
 
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +174,7 @@ async fn past_the_drain_deadline_memory_spans_are_counted_and_disk_spans_kept() 
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("spans left in the persistent queue")),
+            .any(|l| l.contains("the persistent queue keeps the rest for the next start")),
         "{lines:#?}"
     );
     let downstream =

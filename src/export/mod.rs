@@ -10,6 +10,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod health;
 pub mod otlp;
 pub mod persistent;
 pub mod queue;
@@ -156,12 +157,16 @@ pub struct Exporters {
     senders: Vec<ReloadableSender>,
     workers: Vec<JoinHandle<()>>,
     hard_stop: CancellationToken,
+    telemetry: Option<Arc<Telemetry>>,
 }
 
 impl Exporters {
     /// Opens every exporter's queue (recovering persistent ones) and starts its worker.
     pub fn start(config: &ExportersConfig, telemetry: Arc<Telemetry>) -> Result<Self, ExportError> {
-        let mut exporters = Exporters::default();
+        let mut exporters = Exporters {
+            telemetry: Some(telemetry.clone()),
+            ..Exporters::default()
+        };
         for (name, exporter) in &config.exporters {
             let queue_config = exporter.queue.as_ref().unwrap_or(&config.queue);
             let batch = exporter
@@ -261,6 +266,56 @@ impl Exporters {
         for worker in unfinished {
             let _ = worker.await;
         }
+        if let Some(telemetry) = &self.telemetry {
+            for (queue, sender) in self.queues.iter().zip(&self.senders) {
+                log_closing_books(queue, sender, telemetry);
+            }
+        }
+    }
+}
+
+/// One line per exporter at shutdown: what it sent, what it gave up on (and how much of
+/// that at the shutdown deadline), and what a persistent queue keeps for the next start.
+fn log_closing_books(queue: &ExportQueue, sender: &ReloadableSender, telemetry: &Telemetry) {
+    let books = telemetry.exporter_totals(queue.name());
+    let left = queue.len();
+    let (exporter, endpoint) = (queue.name(), sender.endpoint());
+    let (sent, failed, at_shutdown, dropped) = (
+        books.sent,
+        books.failed,
+        books.failed_at_shutdown,
+        books.dropped,
+    );
+    if at_shutdown > 0 {
+        tracing::error!(
+            exporter,
+            endpoint,
+            sent,
+            failed,
+            failed_at_shutdown = at_shutdown,
+            dropped,
+            "exporter stopped; spans still queued when service.shutdown_timeout passed are \
+             lost (counted as failed, reason shutdown)"
+        );
+    } else if left > 0 {
+        tracing::warn!(
+            exporter,
+            endpoint,
+            sent,
+            failed,
+            dropped,
+            left_in_queue = left,
+            "exporter stopped; the persistent queue keeps the rest for the next start"
+        );
+    } else {
+        tracing::info!(
+            exporter,
+            endpoint,
+            sent,
+            failed,
+            dropped,
+            "exporter stopped"
+        );
     }
 }
 
@@ -299,6 +354,11 @@ async fn run_worker(
     hard_stop: CancellationToken,
 ) {
     let name = queue.name().to_owned();
+    let health = Arc::new(health::Health::new(
+        &name,
+        &sender.endpoint(),
+        telemetry.clone(),
+    ));
     let max_spans = batch_config.max_spans as u64;
     let concurrency = batch_config.concurrency.max(1);
     // Batches being sent, oldest first. They are acknowledged in this order, so a
@@ -353,6 +413,7 @@ async fn run_worker(
                 let payloads = batch::payloads(&taken.entries, max_spans);
                 let task = tokio::spawn(send_batch(
                     sender.clone(),
+                    health.clone(),
                     name.clone(),
                     payloads,
                     retry.clone(),
@@ -402,9 +463,8 @@ async fn run_worker(
     }
     if stopped {
         let left = queue.abandon();
-        if queue.is_persistent() {
-            tracing::info!(exporter = name.as_str(), spans = queue.len(), "stopping with spans left in the persistent queue; they are sent after the next start");
-        } else if left > 0 {
+        // A persistent queue's rest is in the exporter's closing line (log_closing_books).
+        if !queue.is_persistent() && left > 0 {
             telemetry.exporter_failed(&name, "shutdown", left, "service.shutdown_timeout passed");
         }
     }
@@ -414,6 +474,7 @@ async fn run_worker(
 /// deadline passed (0 when all were sent or definitively failed, which is counted).
 async fn send_batch(
     reloadable: ReloadableSender,
+    health: Arc<health::Health>,
     name: String,
     payloads: Vec<batch::Payload>,
     retry: RetryConfig,
@@ -424,6 +485,7 @@ async fn send_batch(
     let mut sender = reloadable.current();
     let attempt = Attempt {
         reloadable: &reloadable,
+        health: &health,
         name: &name,
         retry: &retry,
         telemetry: &telemetry,
@@ -442,6 +504,7 @@ async fn send_batch(
 /// What one batch's sends share.
 struct Attempt<'a> {
     reloadable: &'a ReloadableSender,
+    health: &'a health::Health,
     name: &'a str,
     retry: &'a RetryConfig,
     telemetry: &'a Telemetry,
@@ -474,6 +537,10 @@ impl Attempt<'_> {
                     _ = self.hard_stop.cancelled() => return payload.spans,
                 };
                 telemetry.exporter_attempt(name, payload.spans, started.elapsed());
+                if !matches!(result, Err(SendError::Retryable { .. })) {
+                    // An answer, even a refusal: the downstream is reachable.
+                    self.health.succeeded();
+                }
                 match result {
                     Ok(sent) => {
                         let rejected = sent.rejected.min(payload.spans);
@@ -502,10 +569,15 @@ impl Attempt<'_> {
                         telemetry.exporter_failed(name, &reason, payload.spans, &detail);
                         return 0;
                     }
-                    Err(SendError::Retryable { reason, after }) => {
+                    Err(SendError::Retryable {
+                        reason,
+                        after,
+                        detail,
+                    }) => {
                         match backoff.next_delay(after) {
                             Some(delay) => {
                                 telemetry.exporter_retry(name);
+                                self.health.failed(&reason, &detail, delay);
                                 tracing::debug!(
                                     exporter = name,
                                     reason = reason.as_str(),
@@ -521,11 +593,17 @@ impl Attempt<'_> {
                                 *sender = self.reloadable.current();
                             }
                             None => {
+                                self.health.failed(&reason, &detail, Duration::ZERO);
+                                let what = format!(
+                                    "retry.max_elapsed spent sending to {}; last failure: \
+                                     {reason}: {detail}",
+                                    self.reloadable.endpoint()
+                                );
                                 telemetry.exporter_failed(
                                     name,
                                     "retries_exhausted",
                                     payload.spans,
-                                    &format!("last failure: {reason}; retry.max_elapsed spent"),
+                                    &what,
                                 );
                                 return 0;
                             }

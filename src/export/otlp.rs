@@ -16,7 +16,7 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::config::{Compression, ExporterConfig, OtlpProtocol};
-use super::retry::{classify_grpc, classify_http, SendError};
+use super::retry::{classify_grpc, classify_http, error_chain, SendError};
 use super::{ExportError, Sent};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -131,10 +131,11 @@ impl OtlpSender {
                     grpc = grpc.send_compressed(CompressionEncoding::Gzip);
                 }
                 grpc = grpc.accept_compressed(CompressionEncoding::Gzip);
-                if grpc.ready().await.is_err() {
+                if let Err(err) = grpc.ready().await {
                     return Err(SendError::Retryable {
                         reason: "connect".to_owned(),
                         after: None,
+                        detail: error_chain(&err),
                     });
                 }
                 let mut request = tonic::Request::new(payload);
@@ -209,6 +210,7 @@ pub fn transport_error(err: reqwest::Error) -> SendError {
     SendError::Retryable {
         reason: reason.to_owned(),
         after: None,
+        detail: error_chain(&err),
     }
 }
 

@@ -24,6 +24,9 @@ pub enum SendError {
         reason: String,
         /// The server's hint.
         after: Option<Duration>,
+        /// What failed, for the log: the server's message, or the error and its causes
+        /// down to the OS error (`connection refused (os error 111)`).
+        detail: String,
     },
     /// Not worth retrying: the spans are counted as failed.
     Permanent {
@@ -57,6 +60,23 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// An error and its causes, outermost first: `error trying to connect: tcp connect
+/// error: Connection refused (os error 111)`.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their cause in their own message.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Classifies a gRPC status.
 ///
 /// A status with a source was made here, from a transport failure (the connection
@@ -68,6 +88,7 @@ pub fn classify_grpc(status: &tonic::Status) -> SendError {
         return SendError::Retryable {
             reason: "transport".to_owned(),
             after: None,
+            detail: error_chain(status),
         };
     }
     let hint = status
@@ -88,6 +109,7 @@ pub fn classify_grpc(status: &tonic::Status) -> SendError {
         SendError::Retryable {
             reason,
             after: hint,
+            detail: format!("gRPC {}: {}", code_name(status.code()), status.message()),
         }
     } else {
         SendError::Permanent {
@@ -104,6 +126,10 @@ pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str) -> Send
         429 | 502 | 503 | 504 => SendError::Retryable {
             reason,
             after: retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())),
+            detail: format!(
+                "HTTP {status}: {}",
+                body.chars().take(300).collect::<String>()
+            ),
         },
         _ => SendError::Permanent {
             reason,
@@ -176,12 +202,18 @@ mod tests {
         let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
         let status = tonic::Status::from_error(Box::new(reset));
         assert_eq!(status.code(), Code::Unknown);
-        assert_eq!(
-            classify_grpc(&status),
-            SendError::Retryable {
-                reason: "transport".into(),
-                after: None
-            }
+        let SendError::Retryable {
+            reason,
+            after,
+            detail,
+        } = classify_grpc(&status)
+        else {
+            panic!("retryable");
+        };
+        assert_eq!((reason.as_str(), after), ("transport", None));
+        assert!(
+            detail.contains("reset"),
+            "the cause is kept for the log: {detail}"
         );
         // The same code sent by the downstream is its answer: not retried.
         let answered = tonic::Status::new(Code::Unknown, "transport error");
@@ -214,22 +246,21 @@ mod tests {
             "slow down",
             ErrorDetails::with_retry_info(Some(Duration::from_secs(3))),
         );
-        assert_eq!(
+        assert!(matches!(
             classify_grpc(&hinted),
-            SendError::Retryable {
-                reason: "resource_exhausted".into(),
-                after: Some(Duration::from_secs(3))
-            }
-        );
+            SendError::Retryable { reason, after: Some(d), .. }
+                if reason == "resource_exhausted" && d == Duration::from_secs(3)
+        ));
     }
 
     #[test]
     fn http_statuses_and_retry_after() {
         assert_eq!(
-            classify_http(503, Some("7"), ""),
+            classify_http(503, Some("7"), "busy"),
             SendError::Retryable {
                 reason: "http_503".into(),
-                after: Some(Duration::from_secs(7))
+                after: Some(Duration::from_secs(7)),
+                detail: "HTTP 503: busy".into(),
             }
         );
         assert!(matches!(

@@ -33,6 +33,10 @@ pub struct LiveConfig {
     pub session_operations: usize,
     /// Server × tool pairs summarised. Default: 1 000.
     pub max_tools: usize,
+    /// Servers (`service.name` values, per tenant) summarised; operations of a server
+    /// past it are counted in `mcpcol_live_evicted_total{what="servers"}` and not
+    /// summarised. Default: 1 000.
+    pub max_servers: usize,
     /// Operations that enter the rings (recent operations, sessions' calls) per second,
     /// bursts of up to that many included; above it they are kept spread over time.
     /// Failed operations have as many of their own. Counts, windows and sessions'
@@ -52,6 +56,7 @@ impl Default for LiveConfig {
             max_sessions: 1_000,
             session_operations: 100,
             max_tools: 1_000,
+            max_servers: 1_000,
             max_recorded_per_second: 1_000,
             max_age: Duration::from_secs(3600),
         }
@@ -76,6 +81,7 @@ impl LiveConfig {
             ("max_sessions", self.max_sessions),
             ("session_operations", self.session_operations),
             ("max_tools", self.max_tools),
+            ("max_servers", self.max_servers),
             ("max_recorded_per_second", self.max_recorded_per_second),
         ] {
             if value == 0 || value > 1_000_000 {

@@ -654,8 +654,14 @@ impl LiveStore {
     fn record_run(&self, inner: &mut Inner, run: &[Operation], now_ms: u64) {
         let Some(first) = run.first() else { return };
         let key = scoped(first.tenant.as_ref(), &first.service.name);
+        // Service names come from the network: a flood of invented ones stops here.
+        let full = inner.servers.len() >= self.config.max_servers;
         let server = match inner.servers.get_mut(key.as_ref()) {
             Some(server) => server,
+            None if full => {
+                self.telemetry.live_evicted_by("servers", run.len() as u64);
+                return;
+            }
             None => inner
                 .servers
                 .entry(key.clone().into_owned())
@@ -1140,6 +1146,32 @@ mod tests {
         // "" (the whole service), a and b: c is one too many.
         assert_eq!(tools, [("".into(), 4), ("a".into(), 2), ("b".into(), 1)]);
         assert_eq!(evicted(&telemetry, "tools"), 1);
+    }
+
+    #[test]
+    fn servers_past_max_servers_are_counted_not_kept() {
+        let (store, telemetry) = store(LiveConfig {
+            max_servers: 2,
+            ..LiveConfig::default()
+        });
+        for service in ["a", "b", "c", "d"] {
+            store.record(
+                vec![op(service, "x", None, false), op(service, "y", None, false)],
+                T0,
+            );
+        }
+        store.record(vec![op("a", "x", None, false)], T0);
+        let servers: Vec<String> = store
+            .servers(&Viewer::All)
+            .into_iter()
+            .map(|s| s.service)
+            .collect();
+        assert_eq!(servers, ["a", "b"], "the first two stay, and keep counting");
+        assert_eq!(
+            evicted(&telemetry, "servers"),
+            4,
+            "two operations each of c and d"
+        );
     }
 
     #[test]

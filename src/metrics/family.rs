@@ -91,6 +91,16 @@ impl<L: Ord + Clone, M> Family<L, M> {
             .clone()
     }
 
+    /// Every series now, in label order.
+    pub fn snapshot(&self) -> Vec<(L, Arc<M>)> {
+        self.series
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(l, m)| (l.clone(), m.clone()))
+            .collect()
+    }
+
     /// Series in the family.
     pub fn len(&self) -> usize {
         self.series.read().unwrap_or_else(|p| p.into_inner()).len()

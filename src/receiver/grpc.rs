@@ -307,6 +307,10 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
             .get::<TenantOf>()
             .and_then(|t| t.0.clone());
         let body = request.into_inner();
+        // Over the memory limit, nothing is decoded (decoding is what would cost memory).
+        if let Err(refusal) = self.receiver.admit_memory(Transport::Grpc) {
+            return std::future::ready(Err(refusal_status(refusal)));
+        }
         let result = match S::decode(body.clone()) {
             Ok(decoded) => {
                 S::export(&self.receiver, decoded, body, tenant).map(tonic::Response::new)

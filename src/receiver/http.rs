@@ -307,6 +307,15 @@ async fn export<S: HttpSignal>(
             message,
         );
     };
+    // Over the memory limit, the body is neither read nor decoded (an OTLP/JSON tree can
+    // take many times the body's size).
+    if let Err(Refusal::Throttled {
+        message,
+        retry_after,
+    }) = receiver.admit_memory(Transport::Http)
+    {
+        return throttled(encoding, message, retry_after);
+    }
     let too_large = || {
         refuse(
             receiver,

@@ -291,6 +291,21 @@ impl Receiver {
         })
     }
 
+    /// Refuses a request, before its body is read or decoded, while memory is over the
+    /// soft limit (`service.memory_limit_mib`): gRPC `UNAVAILABLE` / HTTP 503 with a
+    /// retry delay, counted per request (its spans are not known undecoded).
+    pub fn admit_memory(&self, transport: Transport) -> Result<(), Refusal> {
+        let Some(message) = self.memory.as_ref().and_then(|gate| gate.check()) else {
+            return Ok(());
+        };
+        self.telemetry
+            .request_refused(transport, RefusalReason::MemoryLimited, &message);
+        Err(Refusal::Throttled {
+            message,
+            retry_after: self.retry_after,
+        })
+    }
+
     /// The shared self-telemetry.
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
@@ -307,15 +322,6 @@ impl Receiver {
         mut raw: Bytes,
         tenant: crate::auth::Tenant,
     ) -> Result<Accepted, Refusal> {
-        if let Some(message) = self.memory.as_ref().and_then(|gate| gate.check()) {
-            let spans = request.span_count() as u64;
-            self.telemetry
-                .spans_refused(transport, RefusalReason::MemoryLimited, spans, &message);
-            return Err(Refusal::Throttled {
-                message,
-                retry_after: self.retry_after,
-            });
-        }
         if self.limits.cut_forwarded && caps::may_exceed(&request, &self.limits) {
             if let Some(cut) = self.cut(transport, &raw, request.span_count())? {
                 (request, raw) = cut;

@@ -6,8 +6,13 @@
 //! the first occurrence per reason at WARN (later ones only at DEBUG), so a flood of bad
 //! requests cannot flood the log.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+pub mod logging;
+pub mod rate_limit;
+
+pub use logging::{init_logging, LogFormat};
+use rate_limit::LogLimiter;
 
 use crate::metrics::exposition::encoder::Descriptor;
 use crate::metrics::family::{labels, Collect, Family, Registry, Single};
@@ -144,7 +149,6 @@ struct Defences {
     memory_resident: Arc<Single<Gauge>>,
     memory_limited: Arc<Single<Gauge>>,
     reloads: Arc<Family<ResultLabels, Counter>>,
-    warned: Mutex<HashSet<(&'static str, &'static str)>>,
 }
 
 /// Registers `collector` and hands it back.
@@ -209,7 +213,6 @@ impl Defences {
                     "Reloads of tokens and certificates on SIGHUP, by result (ok, failed)",
                 )),
             ),
-            warned: Mutex::new(HashSet::new()),
         };
         for what in ["attributes", "value_bytes", "depth"] {
             let _ = defences.decode_cut.get_or_create(&WhatLabels { what });
@@ -219,13 +222,23 @@ impl Defences {
         }
         defences
     }
+}
 
-    fn first(&self, a: &'static str, b: &'static str) -> bool {
-        self.warned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((a, b))
-    }
+/// One exporter's books, read back for its closing log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExporterTotals {
+    /// Spans put in its queue.
+    pub enqueued: u64,
+    /// Spans sent and accepted.
+    pub sent: u64,
+    /// Spans given up on, all reasons.
+    pub failed: u64,
+    /// Of those, spans given up on because the shutdown deadline passed.
+    pub failed_at_shutdown: u64,
+    /// Spans dropped at its full queue.
+    pub dropped: u64,
+    /// Spans a persistent queue held at start.
+    pub recovered: u64,
 }
 
 /// Running totals for the collector's status (the MCP tool `collector_status`).
@@ -273,6 +286,9 @@ pub const FORGETTING_LABELS: [&str; 5] = [
     "mcp_protocol_version",
 ];
 
+/// How often one kind of warning may be logged, by default.
+pub const DEFAULT_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The registry and every self-metric; shared by all stages behind an `Arc`.
 #[derive(Debug)]
 pub struct Telemetry {
@@ -293,7 +309,6 @@ pub struct Telemetry {
     series_used: Arc<Single<Gauge>>,
     series_forgotten: Arc<Single<Counter>>,
     values_forgotten: Arc<Family<OverflowLabels, Counter>>,
-    overflow_warned: Mutex<HashSet<&'static str>>,
     exporter_enqueued: Arc<Family<ExporterLabels, Counter>>,
     exporter_sent: Arc<Family<ExporterLabels, Counter>>,
     exporter_failed: Arc<Family<ExporterReasonLabels, Counter>>,
@@ -306,13 +321,11 @@ pub struct Telemetry {
     exporter_recovered: Arc<Family<ExporterLabels, Counter>>,
     exporter_batch_spans: Arc<Family<ExporterLabels, Histogram>>,
     exporter_send_seconds: Arc<Family<ExporterLabels, Histogram>>,
-    exporter_warned: Mutex<HashSet<String>>,
     live_evicted: Arc<Family<WhatLabels, Counter>>,
     defences: Defences,
     totals: Totals,
-    /// Reasons already logged at WARN; short critical sections only, never across
-    /// an `.await`.
-    warned: Mutex<HashSet<(Transport, RefusalReason)>>,
+    /// Which repeated warnings are logged (`service.log_rate_limit`).
+    log_limit: LogLimiter,
 }
 
 impl Telemetry {
@@ -512,6 +525,7 @@ impl Telemetry {
             "errors",
             "sessions",
             "tools",
+            "servers",
             "operations_over_rate",
         ] {
             let _ = live_evicted.get_or_create(&WhatLabels { what });
@@ -577,7 +591,6 @@ impl Telemetry {
             series_used,
             series_forgotten,
             values_forgotten,
-            overflow_warned: Mutex::new(HashSet::new()),
             exporter_enqueued,
             exporter_sent,
             exporter_failed,
@@ -590,12 +603,28 @@ impl Telemetry {
             exporter_recovered,
             exporter_batch_spans,
             exporter_send_seconds,
-            exporter_warned: Mutex::new(HashSet::new()),
             live_evicted,
             defences,
             totals: Totals::default(),
-            warned: Mutex::new(HashSet::new()),
+            log_limit: LogLimiter::new(DEFAULT_LOG_INTERVAL),
         }
+    }
+
+    /// Logs each kind of repeated warning at most once per `interval`.
+    pub fn with_log_interval(mut self, interval: std::time::Duration) -> Self {
+        self.log_limit = LogLimiter::new(interval);
+        self
+    }
+
+    /// Whether to log this occurrence of `kind` (`Some(n)`: yes, `n` not logged since the
+    /// last line), for events that count and log together.
+    pub fn log_limit(&self) -> &LogLimiter {
+        &self.log_limit
+    }
+
+    /// The interval as text, for log lines.
+    fn every(&self) -> String {
+        humantime::format_duration(self.log_limit.interval()).to_string()
     }
 
     /// The registry every stage's metrics live in, for exposition.
@@ -731,8 +760,9 @@ impl Telemetry {
             .inc_by(spans);
     }
 
-    /// Spans given up on. The first failure per exporter and reason is logged at ERROR
-    /// (data is lost), later ones at DEBUG.
+    /// Spans given up on, logged at ERROR (data is lost) at most once per interval per
+    /// exporter and reason, with the count since the last line. Failures at shutdown are
+    /// summed up in the exporter's closing line instead.
     pub fn exporter_failed(&self, exporter: &str, reason: &str, spans: u64, detail: &str) {
         self.totals
             .export_failed
@@ -743,10 +773,21 @@ impl Telemetry {
                 reason: reason.to_owned(),
             })
             .inc_by(spans);
-        if self.first_time(format!("failed/{exporter}/{reason}")) {
-            tracing::error!(exporter, reason, spans, detail, "export failed, spans lost; further failures for this reason are only counted (mcpcol_exporter_send_failed_spans_total)");
-        } else {
-            tracing::debug!(exporter, reason, spans, detail, "export failed");
+        if reason == "shutdown" {
+            return;
+        }
+        match self.log_limit.check(&format!("failed/{exporter}/{reason}")) {
+            Some(suppressed) => tracing::error!(
+                exporter,
+                reason,
+                spans,
+                detail,
+                earlier_failures_not_logged = suppressed,
+                "export failed, spans lost (mcpcol_exporter_send_failed_spans_total); logged \
+                 at most once per {} for this reason",
+                self.every()
+            ),
+            None => tracing::debug!(exporter, reason, spans, detail, "export failed"),
         }
     }
 
@@ -773,8 +814,19 @@ impl Telemetry {
                 reason: reason.to_owned(),
             })
             .inc_by(spans);
-        if self.first_time(format!("dropped/{exporter}/{reason}")) {
-            tracing::warn!(exporter, reason, spans, "dropping spans for this exporter (queue.on_full: drop); counted in mcpcol_exporter_dropped_spans_total");
+        if let Some(suppressed) = self
+            .log_limit
+            .check(&format!("dropped/{exporter}/{reason}"))
+        {
+            tracing::warn!(
+                exporter,
+                reason,
+                spans,
+                earlier_drops_not_logged = suppressed,
+                "dropping spans for this exporter (queue.on_full: drop; \
+                 mcpcol_exporter_dropped_spans_total); logged at most once per {}",
+                self.every()
+            );
         }
     }
 
@@ -786,7 +838,7 @@ impl Telemetry {
                 exporter: exporter.to_owned(),
             })
             .inc();
-        if self.first_time(format!("split/{exporter}")) {
+        if self.log_limit.check(&format!("split/{exporter}")).is_some() {
             tracing::warn!(
                 exporter,
                 reason,
@@ -794,6 +846,29 @@ impl Telemetry {
                 "the downstream refused a batch as malformed; sending it again in halves so \
                  that only the request it refuses is lost (mcpcol_exporter_batches_split_total)"
             );
+        }
+    }
+
+    /// The books of `exporter` so far.
+    pub fn exporter_totals(&self, exporter: &str) -> ExporterTotals {
+        let labels = ExporterLabels {
+            exporter: exporter.to_owned(),
+        };
+        let by_reason = |family: &Family<ExporterReasonLabels, Counter>, only: Option<&str>| {
+            family
+                .snapshot()
+                .iter()
+                .filter(|(l, _)| l.exporter == exporter && only.is_none_or(|r| l.reason == r))
+                .map(|(_, c)| c.get())
+                .sum()
+        };
+        ExporterTotals {
+            enqueued: self.exporter_enqueued.get_or_create(&labels).get(),
+            sent: self.exporter_sent.get_or_create(&labels).get(),
+            failed: by_reason(&self.exporter_failed, None),
+            failed_at_shutdown: by_reason(&self.exporter_failed, Some("shutdown")),
+            dropped: by_reason(&self.exporter_dropped, None),
+            recovered: self.exporter_recovered.get_or_create(&labels).get(),
         }
     }
 
@@ -844,13 +919,6 @@ impl Telemetry {
         self.exporter_send_seconds
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
-    }
-
-    fn first_time(&self, key: String) -> bool {
-        self.exporter_warned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key)
     }
 
     /// The live view forgot something because a bound bit.
@@ -918,13 +986,18 @@ impl Telemetry {
         d.connections_refused
             .get_or_create(&ListenerReasonLabels { listener, reason })
             .inc();
-        if d.first(listener, reason) {
+        if let Some(suppressed) = self
+            .log_limit
+            .check(&format!("refused/{listener}/{reason}"))
+        {
             tracing::warn!(
                 listener,
                 reason,
                 limit,
-                "closing a connection before serving it; further ones are only counted \
-                 (mcpcol_listener_refused_connections_total)"
+                earlier_not_logged = suppressed,
+                "closing a connection before serving it \
+                 (mcpcol_listener_refused_connections_total); logged at most once per {}",
+                self.every()
             );
         }
     }
@@ -935,11 +1008,13 @@ impl Telemetry {
         d.request_timeouts
             .get_or_create(&ListenerLabels { listener })
             .inc();
-        if d.first(listener, "request_timeout") {
+        if let Some(suppressed) = self.log_limit.check(&format!("timeout/{listener}")) {
             tracing::warn!(
                 listener,
-                "reset a request not complete within request_timeout (a slow client?); \
-                 further ones are only counted (mcpcol_listener_request_timeouts_total)"
+                earlier_not_logged = suppressed,
+                "reset a request not complete within request_timeout (a slow client?; \
+                 mcpcol_listener_request_timeouts_total); logged at most once per {}",
+                self.every()
             );
         }
     }
@@ -951,11 +1026,13 @@ impl Telemetry {
         }
         let d = &self.defences;
         d.decode_cut.get_or_create(&WhatLabels { what }).inc_by(n);
-        if d.first("decode_cut", what) {
+        if let Some(suppressed) = self.log_limit.check(&format!("decode_cut/{what}")) {
             tracing::warn!(
                 what,
-                "cut received spans to the decode caps (receivers.otlp.limits); further \
-                 cuts are only counted (mcpcol_receiver_decode_cuts_total)"
+                earlier_not_logged = suppressed,
+                "received spans over a decode cap (receivers.otlp.limits; \
+                 mcpcol_receiver_decode_cuts_total); logged at most once per {}",
+                self.every()
             );
         }
     }
@@ -995,16 +1072,14 @@ impl Telemetry {
         self.series_overflow
             .get_or_create(&OverflowLabels { label })
             .inc();
-        let first = self
-            .overflow_warned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(label);
-        if first {
+        if let Some(suppressed) = self.log_limit.check(&format!("overflow/{label}")) {
             tracing::warn!(
                 label,
-                "a cardinality cap was reached: new values of this label are recorded as \"other\" \
-                 (see metrics.max_* in the configuration; counted in mcpcol_series_overflow_total)"
+                earlier_not_logged = suppressed,
+                "a cardinality cap was reached: new values of this label are recorded as \
+                 \"other\" (see metrics.max_* in the configuration; \
+                 mcpcol_series_overflow_total); logged at most once per {}",
+                self.every()
             );
         }
     }
@@ -1050,54 +1125,23 @@ impl Telemetry {
     }
 
     fn warn_once(&self, transport: Transport, reason: RefusalReason, detail: &str) {
-        // ok: a poisoned lock only means another thread panicked mid-insert; the set
-        // is still a valid set, so keep using it.
-        let first = self
-            .warned
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert((transport, reason));
-        if first {
-            tracing::warn!(
+        let kind = format!("refused/{}/{}", transport.as_str(), reason.as_str());
+        match self.log_limit.check(&kind) {
+            Some(suppressed) => tracing::warn!(
                 transport = transport.as_str(),
                 reason = reason.as_str(),
                 detail,
-                "refusing data; further refusals for this reason are only counted \
-                 (mcpcol_receiver_refused_*) and logged at debug"
-            );
-        } else {
-            tracing::debug!(
+                earlier_refusals_not_logged = suppressed,
+                "refusing data (mcpcol_receiver_refused_*); logged at most once per {} for \
+                 this reason",
+                self.every()
+            ),
+            None => tracing::debug!(
                 transport = transport.as_str(),
                 reason = reason.as_str(),
                 detail,
                 "refusing data"
-            );
+            ),
         }
     }
-}
-
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Installs the global `tracing` subscriber. `filter` uses `RUST_LOG` syntax
-/// (`info`, `mcpcol=debug,tonic=warn`). Calling it twice is harmless (tests do).
-pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .map_err(|err| format!("--log-level {filter:?}: {err}"))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    // Already initialised (tests start several collectors in one process): keep the first.
-    let _ = result;
-    Ok(())
 }
