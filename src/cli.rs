@@ -37,14 +37,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the collector (the default).
     Run(RunArgs),
-    /// Validate a configuration file (and any --set), print OK or every problem, and
-    /// exit 0 or 2.
+    /// Validate a configuration file as `run` would load it (with the same MCPCOL_*
+    /// variables, flags and --set, and reading every file it names), print OK or every
+    /// problem, and exit 0 or 2.
     CheckConfig {
         /// The YAML file to check.
         file: PathBuf,
-        /// KEY=VALUE applied on top of the file before checking, as for `run`.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
+        /// The same settings as `run`, checked with the file.
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Run the collector with built-in MCP traffic (replayed captures from several
     /// servers, clients and sessions, with slow and failing tools) and print the URLs of
@@ -61,6 +62,15 @@ pub struct RunArgs {
     /// defaults apply.
     #[arg(short, long, value_name = "FILE", env = "MCPCOL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The settings over the file.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// What `run` and `check-config` both take on top of the file: flags, their `MCPCOL_*`
+/// variables and `--set`.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
     /// Set any configuration key, e.g. --set receivers.otlp.grpc.endpoint=0.0.0.0:4317.
     /// The value is YAML (4 is a number, true a boolean). Repeatable; applied last, in
     /// order.
@@ -89,7 +99,14 @@ pub struct RunArgs {
     pub log_level: String,
 }
 
-impl RunArgs {
+impl Settings {
+    /// Checks what the configuration does not cover (the log filter), as `run` would.
+    pub fn check_logging(&self) -> Result<(), String> {
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map(drop)
+            .map_err(|err| format!("--log-level / MCPCOL_LOG {:?}: {err}", self.log_level))
+    }
+
     /// The overrides these flags stand for, in the order they apply: the named flags,
     /// then every --set.
     pub fn overrides(&self) -> Result<Vec<Override>, ConfigError> {

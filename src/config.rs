@@ -219,7 +219,10 @@ pub fn from_yaml(text: &str, origin: &Path, overrides: &[Override]) -> Result<Co
                 // Drop the bad key (its default applies) and look for more problems.
                 if key.is_empty() || !remove_path(&mut tree, &key) || problems.len() >= MAX_PROBLEMS
                 {
-                    return Err(ConfigError::Several(problems));
+                    return Err(match problems.len() {
+                        1 => problems.remove(0),
+                        _ => ConfigError::Several(problems),
+                    });
                 }
             }
         }
@@ -387,6 +390,12 @@ impl ConfigError {
         }
     }
 
+    /// Whether the message names the configuration file (it could not be read or
+    /// parsed), so that it is not prefixed with the file name again.
+    pub fn names_file(&self) -> bool {
+        matches!(self, ConfigError::Read { .. } | ConfigError::Syntax { .. })
+    }
+
     /// Every individual problem (one, or the members of `Several`).
     pub fn problems(&self) -> Vec<&ConfigError> {
         match self {
@@ -420,21 +429,94 @@ impl ConfigError {
                 } else {
                     format!("{parent}.{name}")
                 };
+                // "one of `a`, `b`, `c`", "`a` or `b`", "`a`": a plain list.
                 let allowed = expected
                     .trim_start_matches(", ")
                     .replace("expected one of", "allowed here:")
                     .replace("expected", "allowed here:")
+                    .replace("` or `", "`, `")
                     .replace('`', "");
                 return ConfigError::UnknownKey { key, allowed };
             }
         }
+        let message = message.split(" at line ").next().unwrap_or(&message);
+        // A list or value where a section was expected: serde names the first element
+        // (`receivers[0]`); the user wrote the key.
+        let path = match path.rsplit_once('[') {
+            Some((key, _)) if message.contains("expected struct") => key.to_owned(),
+            _ => path,
+        };
         let key = if path == "." { String::new() } else { path };
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        ConfigError::WrongType { key, message }
+        ConfigError::WrongType {
+            key,
+            message: in_users_words(message),
+        }
+    }
+}
+
+/// serde's message in the words of the configuration file, not of Rust's types:
+/// `invalid type: integer `5`, expected struct GrpcConfig` becomes
+/// `got the number 5; use a section of keys (indented under it)`.
+fn in_users_words(message: &str) -> String {
+    let (got, expected) = if let Some(rest) = message.strip_prefix("invalid type: ") {
+        match rest.split_once(", expected ") {
+            Some((got, expected)) => (Some(got), expected),
+            None => return message.to_owned(),
+        }
+    } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+        match rest.split_once(", expected ") {
+            Some((got, expected)) => (Some(got), expected),
+            None => return message.to_owned(),
+        }
+    } else if let Some(rest) = message.strip_prefix("unknown variant ") {
+        match rest.split_once(", expected ") {
+            Some((got, expected)) => {
+                let got = got.trim_matches('`');
+                let allowed = expected.replace("one of ", "").replace('`', "");
+                return format!("\"{got}\" is not allowed; use {allowed}");
+            }
+            None => return message.to_owned(),
+        }
+    } else {
+        return message.to_owned();
+    };
+    let got = got.map(|got| {
+        let value = |prefix: &str| {
+            got.strip_prefix(prefix)
+                .map(|v| v.trim_matches('`').to_owned())
+        };
+        value("integer ")
+            .or_else(|| value("floating point "))
+            .map(|n| format!("the number {n}"))
+            .or_else(|| value("string ").map(|s| format!("the text {s}")))
+            .or_else(|| value("boolean "))
+            .unwrap_or_else(|| match got {
+                "sequence" => "a list".to_owned(),
+                "map" => "a section".to_owned(),
+                "unit value" | "null" => "nothing (null)".to_owned(),
+                other => other.to_owned(),
+            })
+    });
+    let want = if expected.starts_with("struct ") || expected == "a map" {
+        "use a section of keys (indented under it)".to_owned()
+    } else if ["usize", "u64", "u32", "u16", "u8"].contains(&expected) {
+        "use a whole number".to_owned()
+    } else if ["i64", "i32", "f64", "f32"].contains(&expected) {
+        "use a number".to_owned()
+    } else if expected == "a boolean" {
+        "use true or false".to_owned()
+    } else if expected == "a sequence" {
+        "use a list, such as [a, b]".to_owned()
+    } else if expected == "a duration" {
+        "use a duration such as 500ms, 10s, 5m or 1h30m".to_owned()
+    } else if expected == "a string" {
+        "use a text value".to_owned()
+    } else {
+        format!("use {expected}")
+    };
+    match got {
+        Some(got) => format!("got {got}; {want}"),
+        None => want,
     }
 }
 
@@ -534,7 +616,7 @@ mod tests {
             text.starts_with("4 problems in the configuration:"),
             "{text}"
         );
-        assert!(text.contains("receivers.otlp.grpc.max_recv_msg_size_mib: invalid type: string \"lots\", expected u64"), "{text}");
+        assert!(text.contains("receivers.otlp.grpc.max_recv_msg_size_mib: got the text \"lots\"; use a whole number"), "{text}");
         assert!(
             text.contains("metrics.endpont: unknown key; allowed here: endpoint"),
             "{text}"

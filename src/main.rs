@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mcpcol::cli::{parse_sets, Cli, Command, RunArgs};
+use mcpcol::cli::{Cli, Command, RunArgs, Settings};
 use mcpcol::{app, config, demo, shutdown, telemetry};
 
 fn main() -> ExitCode {
@@ -14,19 +14,30 @@ fn main() -> ExitCode {
             println!("mcpcol {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some(Command::CheckConfig { file, set }) => check_config(&file, &set),
+        Some(Command::CheckConfig { file, settings }) => check_config(&file, &settings),
         Some(Command::Run(args)) => run(args, false),
         Some(Command::Demo(args)) => run(args, true),
         None => run(cli.run, false),
     }
 }
 
-fn check_config(file: &std::path::Path, sets: &[String]) -> ExitCode {
-    let result = parse_sets(sets).and_then(|overrides| config::load(Some(file), &overrides));
+fn check_config(file: &std::path::Path, settings: &Settings) -> ExitCode {
+    if let Err(err) = settings.check_logging() {
+        eprintln!("{}: {err}", file.display());
+        return ExitCode::from(2);
+    }
+    let result = settings
+        .overrides()
+        .and_then(|overrides| config::load(Some(file), &overrides));
     match result {
         Ok(_) => {
             println!("{}: OK", file.display());
             ExitCode::SUCCESS
+        }
+        // The error names the file itself when reading or parsing it failed.
+        Err(err) if err.names_file() => {
+            eprintln!("{err}");
+            ExitCode::from(2)
         }
         Err(err) => {
             eprintln!("{}: {err}", file.display());
@@ -36,11 +47,12 @@ fn check_config(file: &std::path::Path, sets: &[String]) -> ExitCode {
 }
 
 fn run(args: RunArgs, demo: bool) -> ExitCode {
-    if let Err(err) = telemetry::init_logging(args.log_format, &args.log_level) {
+    let settings = &args.settings;
+    if let Err(err) = telemetry::init_logging(settings.log_format, &settings.log_level) {
         eprintln!("mcpcol: {err}");
         return ExitCode::from(2);
     }
-    let loaded = args
+    let loaded = settings
         .overrides()
         .and_then(|overrides| config::load(args.config.as_deref(), &overrides));
     let config = match loaded {

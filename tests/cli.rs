@@ -86,12 +86,63 @@ fn check_config_says_ok_or_names_each_bad_key() {
     for needle in [
         "4 problems",
         "receivers.otlp.htp: unknown key; allowed here: grpc, http, throttle_retry_after",
-        "receivers.otlp.grpc.endpoint: invalid type: integer `4317`, expected a string",
+        "receivers.otlp.grpc.endpoint: got the number 4317; use a text value",
         "metrics.endpoint: \"localhost:99999\" is not allowed; use HOST:PORT",
-        "exporters.queue.max_spans: invalid value: integer `-1`, expected usize",
+        "exporters.queue.max_spans: got the number -1; use a whole number",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
+    // The user's words, not Rust's types.
+    for rust in [
+        "struct ",
+        "usize",
+        "u64",
+        "i64",
+        "invalid type",
+        "expected ",
+    ] {
+        assert!(!err.contains(rust), "{rust:?} in:\n{err}");
+    }
+
+    // A bad duration shows the syntax; a section given a value says so; the exporter's
+    // TLS files are read as run reads them.
+    let worse = dir.path().join("worse.yaml");
+    std::fs::write(
+        &worse,
+        "receivers:\n  otlp:\n    grpc: 5\nservice:\n  shutdown_timeout: soon\n\
+         exporters:\n  jaeger:\n    endpoint: https://j:4317\n    tls: { ca_file: /nonexistent/ca.pem }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["check-config", worse.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    for needle in [
+        "receivers.otlp.grpc: got the number 5; use a section of keys",
+        "service.shutdown_timeout: got the text \"soon\"; use a duration such as 500ms, 10s, 5m or 1h30m",
+        "exporters.jaeger.tls.ca_file: \"/nonexistent/ca.pem\" is not allowed; the file cannot be read",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+
+    // Not YAML: the file is named once.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "receivers: [\n").unwrap();
+    let (code, _, err) = run(&["check-config", broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(err.matches("broken.yaml").count(), 1, "{err}");
+
+    // The variables run reads are checked too.
+    let out = Command::new(BIN)
+        .args(["check-config", good.to_str().unwrap()])
+        .env_remove("MCPCOL_CONFIG")
+        .env("MCPCOL_GRPC_ENDPOINT", "nonsense")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("receivers.otlp.grpc.endpoint: \"nonsense\" is not allowed"),
+        "{err}"
+    );
 
     let (code, _, err) = run(&["check-config", "/nonexistent.yaml"]);
     assert_eq!(code, 2);

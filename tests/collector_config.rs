@@ -223,3 +223,120 @@ async fn the_alert_rules_name_only_exposed_metrics() {
         }
     }
 }
+
+/// The outcome of loading the defaults with one key set.
+fn load_with(set: &str) -> Result<mcpcol::config::Config, String> {
+    let set = mcpcol::config::Override::parse(set).unwrap();
+    mcpcol::config::load(None, &[set]).map_err(|e| e.to_string())
+}
+
+/// The keys the loader accepts under `prefix`, found by asking it: an unknown key is
+/// refused with the list of keys allowed there.
+fn allowed_under(prefix: &str) -> Option<Vec<String>> {
+    let probe = if prefix.is_empty() {
+        "zz_probe=1".to_owned()
+    } else {
+        format!("{prefix}.zz_probe=1")
+    };
+    let err = load_with(&probe).err()?;
+    let list = err.split("unknown key; allowed here: ").nth(1)?;
+    let list = list.lines().next().unwrap_or_default();
+    Some(list.split(", ").map(str::to_owned).collect())
+}
+
+/// Every key of the configuration as dotted paths, sections walked down; a named
+/// exporter's keys under `exporters.NAME`.
+fn every_key() -> Vec<String> {
+    fn walk(prefix: &str, out: &mut Vec<String>) {
+        assert!(
+            prefix.split('.').count() < 8,
+            "no section is this deep: {prefix}"
+        );
+        let Some(keys) = allowed_under(prefix) else {
+            out.push(prefix.to_owned());
+            return;
+        };
+        for key in keys {
+            let path = if prefix.is_empty() {
+                key
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if path == "exporters" {
+                for section in ["queue", "batch", "retry"] {
+                    walk(&format!("exporters.{section}"), out);
+                }
+                walk("exporters.otlp", out);
+                continue;
+            }
+            walk(&path, out);
+        }
+    }
+    let mut keys = Vec::new();
+    walk("", &mut keys);
+    keys.into_iter()
+        .map(|k| k.replacen("exporters.otlp.", "exporters.NAME.", 1))
+        .collect()
+}
+
+/// The dotted keys a YAML document sets.
+fn keys_in(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                keys_in(value, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+/// `collector-config/mcpcol.yaml` says it has every key with its default: it must load
+/// to exactly the defaults, and name every key the loader accepts (a named exporter's
+/// keys under the example exporter `NAME`, which is commented out: there is none by
+/// default).
+#[test]
+fn the_reference_config_lists_every_key_with_its_default() {
+    let path = config_dir().join("mcpcol.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let loaded = mcpcol::config::load(Some(&path), &[]).unwrap();
+    assert_eq!(
+        loaded,
+        mcpcol::config::Config::default(),
+        "the file holds the defaults"
+    );
+
+    let tree: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let mut listed = Vec::new();
+    keys_in(&tree, "", &mut listed);
+    // The example exporter, commented out: its lines without the `# ` in front.
+    let example: String = text
+        .lines()
+        .skip_while(|l| !l.contains("# NAME:"))
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .map(|l| l.replacen("# ", "", 1) + "\n")
+        .collect();
+    let example: serde_json::Value = serde_saphyr::from_str(&example).unwrap();
+    keys_in(&example["NAME"], "exporters.NAME", &mut listed);
+
+    let expected = every_key();
+    assert!(
+        expected.len() > 60,
+        "the probe found the keys: {expected:?}"
+    );
+    let missing: Vec<&String> = expected.iter().filter(|k| !listed.contains(k)).collect();
+    let unknown: Vec<&String> = listed.iter().filter(|k| !expected.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "keys missing from mcpcol.yaml: {missing:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "keys in mcpcol.yaml the loader does not know: {unknown:?}"
+    );
+}

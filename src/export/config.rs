@@ -101,6 +101,47 @@ pub struct TlsConfig {
     pub key_file: Option<PathBuf>,
 }
 
+impl TlsConfig {
+    /// Reads each file named, as the exporter will at start (so that `check-config`
+    /// finds a missing or malformed certificate before `run` does).
+    pub fn validate(&self, key: &str, problems: &mut Vec<ConfigError>) {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certificates = |name: &str, path: &PathBuf, problems: &mut Vec<ConfigError>| {
+            let found = CertificateDer::pem_file_iter(path)
+                .map(|certs| certs.filter_map(Result::ok).count())
+                .map_err(|err| err.to_string());
+            let problem = match found {
+                Ok(0) => Some("holds no PEM certificate".to_owned()),
+                Ok(_) => None,
+                Err(err) => Some(format!("cannot be read as PEM: {err}")),
+            };
+            if let Some(problem) = problem {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.{name}"),
+                    path.display(),
+                    &format!("the file {problem}; give a readable PEM file"),
+                ));
+            }
+        };
+        if let Some(ca) = &self.ca_file {
+            certificates("ca_file", ca, problems);
+        }
+        if let Some(cert) = &self.cert_file {
+            certificates("cert_file", cert, problems);
+        }
+        if let Some(path) = &self.key_file {
+            if let Err(err) = PrivateKeyDer::from_pem_file(path) {
+                problems.push(ConfigError::invalid(
+                    format!("{key}.key_file"),
+                    path.display(),
+                    &format!("the file holds no readable PEM private key ({err}); give one"),
+                ));
+            }
+        }
+    }
+}
+
 /// One exporter.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -401,6 +442,7 @@ impl ExportersConfig {
                     "give both cert_file and key_file, or neither",
                 ));
             }
+            exporter.tls.validate(&format!("{at}.tls"), problems);
             if let Some(queue) = &exporter.queue {
                 queue.validate(&format!("{at}.queue"), problems);
             }
