@@ -46,6 +46,11 @@ step "cargo test"
 # Peers are required here: a missing one fails the run instead of skipping its test.
 MCPCOL_REQUIRE_PEERS=1 cargo test --workspace --all-targets
 
+step "cargo test --doc"
+# Doc examples (mcp-tracing's crate docs, the JSON scanner's) compile and run; --all-targets
+# above does not include them.
+cargo test --workspace --doc
+
 step "fuzz (brief)"
 # Each cargo-fuzz target for 60 s from the seeded corpus (scripts/fuzz.sh 3600: an hour).
 scripts/fuzz.sh 60
