@@ -1,8 +1,8 @@
-//! The admin listener: `GET /metrics` (self-telemetry, later the RED metrics), `/health`,
-//! `/debug/operations` (every operation the live view keeps, oldest first), and the live
-//! view's `/`, `/api/v1/…` and `/mcp`
-//! (the process is alive) and `/ready` (every listener is bound and mcpcol is not
-//! shutting down; 503 otherwise, so a load balancer stops sending first).
+//! The admin listener: `GET /metrics` (self-telemetry and the RED metrics), `/health`
+//! (the process is alive), `/ready` (every listener is bound and mcpcol is not shutting
+//! down; 503 otherwise, so a load balancer stops sending first), `/debug/operations`
+//! (every operation the live view keeps, oldest first), and the live view's `/`,
+//! `/api/v1/…` and `/mcp`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

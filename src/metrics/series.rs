@@ -5,8 +5,8 @@
 //! a histogram's own small lock: never a lock shared by all series). A scrape is the
 //! only reader: it takes the shared list's lock just long enough to clone the `Arc`s of
 //! every series, then encodes without any lock. The writer takes that shared lock only
-//! when a series is created or removed, so a scrape of 50 000 series delays ingestion by
-//! at most the time to clone 50 000 `Arc`s, and only if a new series appears meanwhile.
+//! when a series is created or removed, so a scrape of 50 000 label sets delays ingestion
+//! by at most the time to clone 50 000 `Arc`s, and only if a new series appears meanwhile.
 //! Each series remembers when it was last updated, so the writer can forget the idle ones
 //! ([`SeriesMap::forget_idle`]); a scrape lists series in label order.
 

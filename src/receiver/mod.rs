@@ -256,7 +256,8 @@ impl Receiver {
         }
     }
 
-    /// Cuts spans to `limits` on decode (the default caps apply otherwise).
+    /// Bounds what analysis reads by `limits` (and, with `cut_forwarded`, cuts the
+    /// forwarded spans too); the default caps apply otherwise.
     pub fn with_decode_limits(mut self, limits: caps::DecodeLimits) -> Self {
         self.limits = limits;
         self

@@ -3,8 +3,9 @@
 //! Metric stems follow the OpenTelemetry Collector's own (`receiver_accepted_spans`,
 //! `receiver_refused_spans`, …) so dashboards written for the Collector carry over.
 //! Each event that can lose or refuse data is one method here: it counts, and it logs
-//! the first occurrence per reason at WARN (later ones only at DEBUG), so a flood of bad
-//! requests cannot flood the log.
+//! at WARN (ERROR when data is lost) the first occurrence of its kind at once, then at
+//! most once per `service.log_rate_limit` with the count since ([`rate_limit`]), so a
+//! flood of bad requests cannot flood the log and a second outage is still in it.
 
 use std::sync::Arc;
 
@@ -139,7 +140,7 @@ labels!(ListenerReasonLabels { listener: &'static str, reason: &'static str });
 labels!(ResultLabels { result: &'static str });
 
 /// The self-metrics of mcpcol's defences: listener limits, the memory limit, decode
-/// caps and reloads. Each limit reached is counted here and logged once.
+/// caps and reloads. Each limit reached is counted here and logged (rate-limited).
 #[derive(Debug)]
 struct Defences {
     connections_open: Arc<Family<ListenerLabels, Gauge>>,
