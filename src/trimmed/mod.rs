@@ -260,7 +260,7 @@ impl Message for AnyValue {
 }
 
 /// Why a request could not be decoded: prost's error, which names the message and
-/// field (`Span.events: Event.name: invalid string value: data is not UTF-8 encoded`).
+/// field, innermost first (`Event.name: Span.events: …: invalid string value: data is not UTF-8 encoded`).
 #[derive(Debug, thiserror::Error)]
 pub enum TrimmedDecodeError {
     /// Not protobuf, or not an `ExportTraceServiceRequest`.
