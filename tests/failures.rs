@@ -8,7 +8,9 @@
 //! 3. the persistent queue's files cannot grow (RLIMIT_FSIZE, `common::file_limit`);
 //! 4. `kill -9` under load, and a restart on the same queue;
 //! 5. SIGTERM under load: drained, exit 0 within `service.shutdown_timeout`;
-//! 6. a million spans, each with a tool name and a session id of its own.
+//! 6. a million spans, each with a tool name and a session id of its own;
+//! 7. requests of millions of two-byte attributes (each a KeyValue of ~80 bytes once
+//!    decoded, were it kept).
 //!
 //! The accounting, from `/metrics`, once nothing is in flight (one exporter, `jaeger`):
 //!
@@ -866,5 +868,67 @@ async fn a_million_distinct_tool_names_and_sessions() {
         overflow("series"),
         rss.join(" "),
         started.elapsed().as_secs_f64()
+    );
+}
+
+/// A span of 1.9 million empty attributes (2 bytes each on the wire, 3.8 MB) is what the
+/// request size limit lets through; decoded and kept, each would be a KeyValue of some
+/// 80 bytes: 150 MB for one request. Eight of them at once must not cost more than a
+/// few MiB: the trimmed decode keeps 128 per list and only checks the rest.
+#[tokio::test]
+async fn requests_of_tiny_attributes_cost_their_cap_not_forty_times_their_size() {
+    fn varint(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn field(tag: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag << 3 | 2];
+        varint(payload.len(), &mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+    let mut span = field(1, &[1; 16]);
+    span.extend(field(2, &[2; 8]));
+    span.extend(field(5, b"tools/call"));
+    span.extend(std::iter::repeat_n([0x4a, 0x00], 1_900_000).flatten());
+    let body = field(1, &field(2, &field(2, &span)));
+    assert!(
+        body.len() < 4 << 20,
+        "within the default request size limit"
+    );
+
+    let mcpcol = process::start(&[], &[]);
+    let pid = mcpcol.child.id();
+    let (_, before) = rss_mib(pid);
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/traces", mcpcol.http);
+    let sends: Vec<_> = (0..8)
+        .map(|_| {
+            let request = client
+                .post(&url)
+                .header("content-type", "application/x-protobuf")
+                .body(body.clone());
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+    let (_, peak) = rss_mib(pid);
+    assert!(
+        peak < before + 64.0,
+        "peak RSS {peak:.1} MiB (from {before:.1}): decoded attributes were kept"
+    );
+    let scrape = common::scrape(mcpcol.admin).await;
+    assert_eq!(
+        scrape.value("mcpcol_receiver_decode_cuts_total{what=\"attributes\"}"),
+        8.0 * (1_900_000.0 - 128.0)
     );
 }

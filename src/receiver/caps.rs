@@ -3,8 +3,10 @@
 //! arrays and kvlists may nest.
 //!
 //! By default the caps bound what analysis reads, and spans are forwarded exactly as
-//! they arrived: [`bound_analysis`] drops attributes past `max_attributes` from the
-//! trimmed view the recogniser reads, in place (no decode, no copy), and counts them.
+//! they arrived: the trimmed decode keeps at most `max_attributes` attributes of each
+//! span and resource (`TraceRequest::decode_bounded`: the rest are checked, never
+//! stored, so a span of two-byte attributes cannot cost forty times its size), and the
+//! receiver counts what it did not keep.
 //! Analysis keeps at most 256 bytes of any value it reads, and scans payload JSON (a
 //! tool result's `isError`) up to 1 MiB, so a long value needs no cut to be bounded.
 //!
@@ -87,31 +89,6 @@ pub struct Cuts {
     pub value_bytes: u64,
     /// Values replaced for nesting deeper than `max_value_depth`.
     pub depth: u64,
-}
-
-/// Drops the attributes past `max_attributes` of each span and resource from the view
-/// analysis reads; returns how many.
-pub fn bound_analysis(request: &mut TraceRequest, limits: &DecodeLimits) -> u64 {
-    let mut dropped = 0;
-    let mut bound = |attributes: &mut Vec<trimmed::KeyValue>| {
-        if attributes.len() > limits.max_attributes {
-            dropped += (attributes.len() - limits.max_attributes) as u64;
-            attributes.truncate(limits.max_attributes);
-        }
-    };
-    for resource_spans in &mut request.resource_spans {
-        if let Some(resource) = &mut resource_spans.resource {
-            bound(&mut resource.attributes);
-        }
-        for span in resource_spans
-            .scope_spans
-            .iter_mut()
-            .flat_map(|s| &mut s.spans)
-        {
-            bound(&mut span.attributes);
-        }
-    }
-    dropped
 }
 
 /// Whether the request may be over a cap: the view is (attribute counts, value lengths),
@@ -324,16 +301,6 @@ mod tests {
             .events
             .clear();
         assert!(!may_exceed(&trimmed_of(&plain), &limits()));
-    }
-
-    #[test]
-    fn analysis_reads_at_most_max_attributes_per_list() {
-        let full = request((0..5).map(|i| kv(&format!("k{i}"), string("v"))).collect());
-        let mut view = trimmed_of(&full);
-        assert_eq!(bound_analysis(&mut view, &limits()), 2);
-        let span = &view.resource_spans[0].scope_spans[0].spans[0];
-        let keys: Vec<&[u8]> = span.attributes.iter().map(|kv| &kv.key[..]).collect();
-        assert_eq!(keys, [b"k0", b"k1", b"k2"], "the first ones stay");
     }
 
     #[test]

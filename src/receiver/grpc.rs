@@ -51,8 +51,8 @@ pub trait GrpcSignal: Send + Sync + 'static {
     type Request;
     /// Response message.
     type Response: Message + Default + Send + 'static;
-    /// Decodes the request's protobuf bytes.
-    fn decode(body: Bytes) -> Result<Self::Request, String>;
+    /// Decodes the request's protobuf bytes (within the receiver's decode caps).
+    fn decode(receiver: &Receiver, body: Bytes) -> Result<Self::Request, String>;
     /// Hands a decoded request (and its bytes as received) to the receiver.
     fn export(
         receiver: &Receiver,
@@ -75,20 +75,21 @@ pub struct Metrics;
 impl GrpcSignal for Traces {
     const SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
     const PATH: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-    type Request = TraceRequest;
+    /// The trimmed request and the attributes not kept (over `max_attributes`).
+    type Request = (TraceRequest, u64);
     type Response = ExportTraceServiceResponse;
 
-    fn decode(body: Bytes) -> Result<Self::Request, String> {
-        TraceRequest::decode_checked(body).map_err(|err| err.to_string())
+    fn decode(receiver: &Receiver, body: Bytes) -> Result<Self::Request, String> {
+        receiver.decode_traces(body).map_err(|err| err.to_string())
     }
 
     fn export(
         receiver: &Receiver,
-        request: Self::Request,
+        (request, not_kept): Self::Request,
         raw: Bytes,
         tenant: Tenant,
     ) -> Result<Self::Response, Status> {
-        match receiver.export_traces(Transport::Grpc, request, raw, tenant) {
+        match receiver.export_traces(Transport::Grpc, request, raw, not_kept, tenant) {
             Ok(accepted) => Ok(ExportTraceServiceResponse {
                 partial_success: (accepted.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: accepted.rejected,
@@ -105,7 +106,7 @@ impl GrpcSignal for Logs {
     const PATH: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
     type Request = ExportLogsServiceRequest;
 
-    fn decode(body: Bytes) -> Result<Self::Request, String> {
+    fn decode(_: &Receiver, body: Bytes) -> Result<Self::Request, String> {
         Self::Request::decode(body).map_err(|err| err.to_string())
     }
     type Response = ExportLogsServiceResponse;
@@ -131,7 +132,7 @@ impl GrpcSignal for Metrics {
     const PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     type Request = ExportMetricsServiceRequest;
 
-    fn decode(body: Bytes) -> Result<Self::Request, String> {
+    fn decode(_: &Receiver, body: Bytes) -> Result<Self::Request, String> {
         Self::Request::decode(body).map_err(|err| err.to_string())
     }
     type Response = ExportMetricsServiceResponse;
@@ -311,7 +312,7 @@ impl<S: GrpcSignal> UnaryService<Bytes> for ExportCall<S> {
         if let Err(refusal) = self.receiver.admit_memory(Transport::Grpc) {
             return std::future::ready(Err(refusal_status(refusal)));
         }
-        let result = match S::decode(body.clone()) {
+        let result = match S::decode(&self.receiver, body.clone()) {
             Ok(decoded) => {
                 S::export(&self.receiver, decoded, body, tenant).map(tonic::Response::new)
             }

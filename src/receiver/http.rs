@@ -93,10 +93,10 @@ trait HttpSignal: Send + Sync + 'static {
     const NAME: &'static str;
     /// The decoded request.
     type Request;
-    /// Decodes a protobuf body.
-    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String>;
-    /// Decodes an OTLP/JSON body.
-    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError>;
+    /// Decodes a protobuf body (within the receiver's decode caps).
+    fn decode_protobuf(receiver: &Receiver, body: Bytes) -> Result<Self::Request, String>;
+    /// Decodes an OTLP/JSON body (within the receiver's decode caps).
+    fn decode_json(receiver: &Receiver, body: &[u8]) -> Result<Self::Request, JsonDecodeError>;
     /// Hands the request to the receiver; the answer as protobuf and as JSON.
     fn export(
         receiver: &Receiver,
@@ -133,29 +133,36 @@ struct Metrics;
 
 impl HttpSignal for Traces {
     const NAME: &'static str = "ExportTraceServiceRequest";
-    /// The trimmed request and the protobuf bytes to forward.
-    type Request = (TraceRequest, Bytes);
+    /// The trimmed request, the protobuf bytes to forward, and the attributes not kept.
+    type Request = (TraceRequest, Bytes, u64);
 
-    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
-        let request = TraceRequest::decode_checked(body.clone()).map_err(|e| e.to_string())?;
-        Ok((request, body))
+    fn decode_protobuf(receiver: &Receiver, body: Bytes) -> Result<Self::Request, String> {
+        let (request, not_kept) = receiver
+            .decode_traces(body.clone())
+            .map_err(|e| e.to_string())?;
+        Ok((request, body, not_kept))
     }
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
+    fn decode_json(receiver: &Receiver, body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
         // JSON is decoded whole, then encoded once: the protobuf is what is forwarded.
         let full = otlp_json::decode_traces(body)?;
-        TraceRequest::from_full(&full).map_err(|err| JsonDecodeError::Schema {
-            path: "resourceSpans".to_owned(),
-            message: err.to_string(),
-        })
+        let bytes = Bytes::from(full.encode_to_vec());
+        let (request, not_kept) =
+            receiver
+                .decode_traces(bytes.clone())
+                .map_err(|err| JsonDecodeError::Schema {
+                    path: "resourceSpans".to_owned(),
+                    message: err.to_string(),
+                })?;
+        Ok((request, bytes, not_kept))
     }
 
     fn export(
         receiver: &Receiver,
-        (request, raw): Self::Request,
+        (request, raw, not_kept): Self::Request,
         tenant: Tenant,
     ) -> Result<Answer, Refusal> {
-        let accepted = receiver.export_traces(Transport::Http, request, raw, tenant)?;
+        let accepted = receiver.export_traces(Transport::Http, request, raw, not_kept, tenant)?;
         let response = ExportTraceServiceResponse {
             partial_success: (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
                 rejected_spans: accepted.rejected,
@@ -173,11 +180,11 @@ impl HttpSignal for Logs {
     const NAME: &'static str = "ExportLogsServiceRequest";
     type Request = ExportLogsServiceRequest;
 
-    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
+    fn decode_protobuf(_: &Receiver, body: Bytes) -> Result<Self::Request, String> {
         decode_message(body)
     }
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
+    fn decode_json(_: &Receiver, body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
         otlp_json::decode_logs(body)
     }
 
@@ -204,11 +211,11 @@ impl HttpSignal for Metrics {
     const NAME: &'static str = "ExportMetricsServiceRequest";
     type Request = ExportMetricsServiceRequest;
 
-    fn decode_protobuf(body: Bytes) -> Result<Self::Request, String> {
+    fn decode_protobuf(_: &Receiver, body: Bytes) -> Result<Self::Request, String> {
         decode_message(body)
     }
 
-    fn decode_json(body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
+    fn decode_json(_: &Receiver, body: &[u8]) -> Result<Self::Request, JsonDecodeError> {
         otlp_json::decode_metrics(body)
     }
 
@@ -364,9 +371,9 @@ async fn export<S: HttpSignal>(
         }
     };
     let decoded = match encoding {
-        Encoding::Protobuf => S::decode_protobuf(body)
+        Encoding::Protobuf => S::decode_protobuf(receiver, body)
             .map_err(|err| format!("cannot decode the body as a protobuf {}: {err}", S::NAME)),
-        Encoding::Json => S::decode_json(&body)
+        Encoding::Json => S::decode_json(receiver, &body)
             .map_err(|err| format!("cannot decode the body as an OTLP/JSON {}: {err}", S::NAME)),
     };
     let request = match decoded {

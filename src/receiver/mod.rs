@@ -307,6 +307,16 @@ impl Receiver {
         })
     }
 
+    /// Decodes a trace request's protobuf bytes into the trimmed view, keeping at most
+    /// `max_attributes` attributes per span and resource (what analysis reads); returns
+    /// how many it did not keep.
+    pub fn decode_traces(
+        &self,
+        body: Bytes,
+    ) -> Result<(TraceRequest, u64), crate::trimmed::TrimmedDecodeError> {
+        TraceRequest::decode_bounded(body, self.limits.max_attributes)
+    }
+
     /// The shared self-telemetry.
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
@@ -321,17 +331,18 @@ impl Receiver {
         transport: Transport,
         mut request: TraceRequest,
         mut raw: Bytes,
+        attributes_not_kept: u64,
         tenant: crate::auth::Tenant,
     ) -> Result<Accepted, Refusal> {
-        if self.limits.cut_forwarded && caps::may_exceed(&request, &self.limits) {
+        let may_exceed = attributes_not_kept > 0 || caps::may_exceed(&request, &self.limits);
+        if self.limits.cut_forwarded && may_exceed {
             if let Some(cut) = self.cut(transport, &raw, request.span_count())? {
                 (request, raw) = cut;
             }
+        } else {
+            // Analysis reads at most max_attributes per list (the rest was not kept).
+            self.telemetry.decode_cut("attributes", attributes_not_kept);
         }
-        self.telemetry.decode_cut(
-            "attributes",
-            caps::bound_analysis(&mut request, &self.limits),
-        );
         let rejections = validate::retain_valid_trimmed_spans(&mut request);
         let spans = request.span_count();
         let refuse = |err: PushError| {

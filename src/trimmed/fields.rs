@@ -3,6 +3,8 @@
 //! decode checks them, and a string's UTF-8 at every occurrence of the field (protobuf
 //! lets a field repeat; prost checks each one, and so do we).
 
+use std::cell::Cell;
+
 use bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{self, DecodeContext, WireType};
 use prost::{DecodeError, Message};
@@ -21,6 +23,40 @@ pub fn merge_string(
         Ok(_) => Ok(()),
         Err(_) => Err(utf8_error()),
     }
+}
+
+thread_local! {
+    /// The decode in progress on this thread keeps at most this many attributes per
+    /// span and resource, and counts the rest here (see [`merge_attributes`]). A decode is
+    /// synchronous, so the cap is set for exactly one decode (`TraceRequest::decode_bounded`).
+    static KEPT_ATTRIBUTES: Cell<(usize, u64)> = const { Cell::new((usize::MAX, 0)) };
+}
+
+/// Runs `decode` keeping at most `max` attributes per list; returns its result and how
+/// many attributes were checked but not kept.
+pub fn with_attribute_cap<T>(max: usize, decode: impl FnOnce() -> T) -> (T, u64) {
+    let before = KEPT_ATTRIBUTES.replace((max, 0));
+    let result = decode();
+    let (_, dropped) = KEPT_ATTRIBUTES.replace(before);
+    (result, dropped)
+}
+
+/// Decodes one attribute of a span's or resource's list: kept while the list is under
+/// the cap, else checked (as the full decode checks it) and counted, never stored. A
+/// span of two-byte attributes would otherwise cost some 40 times its size in memory
+/// before any cap could apply.
+pub fn merge_attributes(
+    wire_type: WireType,
+    attributes: &mut Vec<super::KeyValue>,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    let (max, dropped) = KEPT_ATTRIBUTES.get();
+    if attributes.len() < max {
+        return encoding::message::merge_repeated(wire_type, attributes, buf, ctx);
+    }
+    KEPT_ATTRIBUTES.set((max, dropped + 1));
+    encoding::message::merge(wire_type, &mut super::check::KeyValue, buf, ctx)
 }
 
 /// Decodes an optional message field, merging repeated occurrences as prost does.
@@ -56,7 +92,8 @@ pub fn bytes_len(tag: u32, value: &Bytes) -> usize {
 
 /// Declares a trimmed message: its struct and a `prost::Message` implementation whose
 /// fields are `tag kind name: type`, kinds being `string` (a checked `Bytes` slice),
-/// `bytes`, `message` (`Option<M>`), `repeated` (`Vec<M>`) and the scalar kinds
+/// `bytes`, `message` (`Option<M>`), `repeated` (`Vec<M>`), `attributes` (a `Vec` of
+/// [`super::KeyValue`] under the decode's attribute cap) and the scalar kinds
 /// `uint32`, `int32`, `fixed32`, `fixed64`. Unknown fields are skipped as prost skips
 /// them; an error names the message and field, as prost's derive does.
 macro_rules! trimmed_message {
@@ -117,6 +154,9 @@ macro_rules! field {
     (merge repeated, $w:expr, $v:expr, $b:expr, $c:expr) => {
         prost::encoding::message::merge_repeated($w, $v, $b, $c)
     };
+    (merge attributes, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        $crate::trimmed::fields::merge_attributes($w, $v, $b, $c)
+    };
     (merge $scalar:ident, $w:expr, $v:expr, $b:expr, $c:expr) => {
         prost::encoding::$scalar::merge($w, $v, $b, $c)
     };
@@ -132,6 +172,9 @@ macro_rules! field {
         }
     };
     (encode repeated, $t:expr, $v:expr, $b:expr) => {
+        prost::encoding::message::encode_repeated($t, $v, $b)
+    };
+    (encode attributes, $t:expr, $v:expr, $b:expr) => {
         prost::encoding::message::encode_repeated($t, $v, $b)
     };
     (encode $scalar:ident, $t:expr, $v:expr, $b:expr) => {
@@ -150,6 +193,9 @@ macro_rules! field {
             .map_or(0, |m| prost::encoding::message::encoded_len($t, m))
     };
     (len repeated, $t:expr, $v:expr) => {
+        prost::encoding::message::encoded_len_repeated($t, $v)
+    };
+    (len attributes, $t:expr, $v:expr) => {
         prost::encoding::message::encoded_len_repeated($t, $v)
     };
     (len $scalar:ident, $t:expr, $v:expr) => {

@@ -46,8 +46,8 @@ trimmed_message!(
 trimmed_message!(
     /// `Resource`.
     Resource {
-        /// Resource attributes.
-        1 repeated attributes: Vec<KeyValue>,
+        /// Resource attributes (the first `max_attributes` of a bounded decode).
+        1 attributes attributes: Vec<KeyValue>,
         /// Attributes the sender dropped.
         2 uint32 dropped_attributes_count: u32,
         /// Entity references (checked, not kept).
@@ -100,8 +100,8 @@ trimmed_message!(
         7 fixed64 start_time_unix_nano: u64,
         /// End, ns since the Unix epoch.
         8 fixed64 end_time_unix_nano: u64,
-        /// Span attributes.
-        9 repeated attributes: Vec<KeyValue>,
+        /// Span attributes (the first `max_attributes` of a bounded decode).
+        9 attributes attributes: Vec<KeyValue>,
         /// Attributes the sender dropped.
         10 uint32 dropped_attributes_count: u32,
         /// Events (checked, not kept; only their number is known).
@@ -260,7 +260,8 @@ impl Message for AnyValue {
 }
 
 /// Why a request could not be decoded: prost's error, which names the message and
-/// field, innermost first (`Event.name: Span.events: …: invalid string value: data is not UTF-8 encoded`).
+/// field, innermost first (`Event.name: Span.events: …: invalid string value: data is
+/// not UTF-8 encoded`).
 #[derive(Debug, thiserror::Error)]
 pub enum TrimmedDecodeError {
     /// Not protobuf, or not an `ExportTraceServiceRequest`.
@@ -279,6 +280,18 @@ impl TraceRequest {
     /// fails exactly when the full decode fails.
     pub fn decode_checked(bytes: Bytes) -> Result<Self, TrimmedDecodeError> {
         Ok(TraceRequest::decode(bytes)?)
+    }
+
+    /// [`TraceRequest::decode_checked`], keeping at most `max_attributes` attributes of
+    /// each span and resource (the first ones; the rest are checked, not stored); returns
+    /// how many were not kept.
+    pub fn decode_bounded(
+        bytes: Bytes,
+        max_attributes: usize,
+    ) -> Result<(Self, u64), TrimmedDecodeError> {
+        let (result, not_kept) =
+            fields::with_attribute_cap(max_attributes, || TraceRequest::decode(bytes));
+        Ok((result?, not_kept))
     }
 
     /// The trimmed form of a full request, and its encoding (for requests that arrive
@@ -428,6 +441,40 @@ mod tests {
             ]
         );
         assert_eq!(request.span_count(), 1);
+    }
+
+    #[test]
+    fn a_bounded_decode_keeps_the_first_attributes_and_checks_the_rest() {
+        let mut request = full();
+        let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.attributes = (0..10)
+            .map(|i| kv(&format!("k{i}"), any_value::Value::IntValue(i)))
+            .collect();
+        let bytes = Bytes::from(request.encode_to_vec());
+        let (bounded, not_kept) = TraceRequest::decode_bounded(bytes.clone(), 3).unwrap();
+        let keys: Vec<&[u8]> = bounded.resource_spans[0].scope_spans[0].spans[0]
+            .attributes
+            .iter()
+            .map(|kv| &kv.key[..])
+            .collect();
+        assert_eq!(keys, [b"k0", b"k1", b"k2"]);
+        assert_eq!(not_kept, 7);
+        // A bad attribute past the cap is still found: accepted means decodable.
+        let mut bad = bytes.to_vec();
+        let at = bad.windows(2).rposition(|w| w == b"k9").unwrap();
+        bad[at] = 0xff;
+        assert!(TraceRequest::decode_bounded(Bytes::from(bad), 3).is_err());
+        // The cap was for that decode only.
+        let (again, not_kept) = TraceRequest::decode_bounded(bytes, usize::MAX).unwrap();
+        assert_eq!(
+            (
+                again.resource_spans[0].scope_spans[0].spans[0]
+                    .attributes
+                    .len(),
+                not_kept
+            ),
+            (10, 0)
+        );
     }
 
     #[test]
