@@ -213,7 +213,7 @@ async fn the_alert_rules_name_only_exposed_metrics() {
     let rules: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let mut exprs = Vec::new();
     collect_strings(&rules, &["expr"], &mut exprs);
-    assert_eq!(exprs.len(), 5);
+    assert_eq!(exprs.len(), 6);
     for expr in &exprs {
         for name in metric_names(expr) {
             assert!(

@@ -170,6 +170,20 @@ async fn prometheus_scrapes_exact_red_metrics() {
         ready,
         "Prometheus never saw all {expected_spans} spans processed"
     );
+    // New series are written at zero to their first scrape (metrics.new_series_at_zero):
+    // wait for the scrape after it.
+    when_equal(
+        &prometheus,
+        "sum(mcp_server_operation_duration_seconds_count{service_name=\"test-mcp-server\"})",
+        19.0,
+    )
+    .await;
+    when_equal(
+        &prometheus,
+        "sum(mcp_server_operation_duration_seconds_count{service_name=\"capture-native-mcp-server\",gen_ai_tool_name=\"fail\",error_type=\"tool_error\"})",
+        1.0,
+    )
+    .await;
 
     let service = "service_name=\"test-mcp-server\"";
     let by_outcome = prometheus
