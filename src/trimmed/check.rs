@@ -30,18 +30,132 @@ fn fixed32(wire_type: WireType, buf: &mut impl Buf, ctx: DecodeContext) -> Resul
     encoding::fixed32::merge(wire_type, &mut 0, buf, ctx)
 }
 
-/// A bytes field (a slice of the received buffer, dropped at once).
+/// A bytes field, skipped.
 fn bytes(wire_type: WireType, buf: &mut impl Buf, ctx: DecodeContext) -> Result<(), DecodeError> {
-    encoding::bytes::merge(wire_type, &mut Bytes::new(), buf, ctx)
+    skip_length_delimited(wire_type, buf, ctx, false)
 }
 
-/// A string field: its bytes must be UTF-8, as protobuf strings must be.
-fn string(wire_type: WireType, buf: &mut impl Buf, ctx: DecodeContext) -> Result<(), DecodeError> {
+/// A string field, skipped once its bytes are known to be UTF-8, as protobuf strings
+/// must be.
+pub fn string(
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    skip_length_delimited(wire_type, buf, ctx, true)
+}
+
+/// Skips a length-delimited field read in place (no slice made, so no reference count
+/// taken and dropped), checking UTF-8 if `utf8`. Anything unusual (a wrong wire type, a
+/// length past the end, a value split across buffers) goes through prost's own
+/// `bytes::merge`, which gives prost's own error.
+fn skip_length_delimited(
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+    utf8: bool,
+) -> Result<(), DecodeError> {
+    if wire_type == WireType::LengthDelimited {
+        let mut peek = buf.chunk();
+        let before = peek.len();
+        if let Ok(len) = encoding::decode_varint(&mut peek) {
+            if let Some(value) = usize::try_from(len).ok().and_then(|len| peek.get(..len)) {
+                if utf8 && std::str::from_utf8(value).is_err() {
+                    return Err(utf8_error());
+                }
+                buf.advance(before - peek.len() + value.len());
+                return Ok(());
+            }
+        }
+    }
     let mut raw = Bytes::new();
     encoding::bytes::merge(wire_type, &mut raw, buf, ctx)?;
-    match std::str::from_utf8(&raw) {
-        Ok(_) => Ok(()),
-        Err(_) => Err(utf8_error()),
+    match !utf8 || std::str::from_utf8(&raw).is_ok() {
+        true => Ok(()),
+        false => Err(utf8_error()),
+    }
+}
+
+/// A field of the trimmed view that is checked as OTLP defines it and not kept, so that
+/// it costs the view no more than it must (a `Span` is moved on every decode).
+pub trait Checked: Default {
+    /// Checks one occurrence of the field.
+    fn merge(
+        &mut self,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError>;
+}
+
+/// A string field checked and not kept (a trace state, a schema URL, a scope version).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unread;
+
+impl Checked for Unread {
+    fn merge(
+        &mut self,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        string(wire_type, buf, ctx)
+    }
+}
+
+/// A varint field checked and not kept (a dropped count, a dictionary index).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnreadVarint;
+
+impl Checked for UnreadVarint {
+    fn merge(
+        &mut self,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        varint(wire_type, buf, ctx)
+    }
+}
+
+/// A repeated message field checked and not kept: only how many there were.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Count<M> {
+    n: u32,
+    message: std::marker::PhantomData<M>,
+}
+
+impl<M> Clone for Count<M> {
+    fn clone(&self) -> Self {
+        Count {
+            n: self.n,
+            message: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<M> Count<M> {
+    /// Occurrences decoded.
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Whether there was none.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+}
+
+impl<M: Message + Default> Checked for Count<M> {
+    fn merge(
+        &mut self,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        message::merge(wire_type, &mut M::default(), buf, ctx)?;
+        self.n = self.n.saturating_add(1);
+        Ok(())
     }
 }
 

@@ -92,7 +92,8 @@ pub fn bytes_len(tag: u32, value: &Bytes) -> usize {
 
 /// Declares a trimmed message: its struct and a `prost::Message` implementation whose
 /// fields are `tag kind name: type`, kinds being `string` (a checked `Bytes` slice),
-/// `bytes`, `message` (`Option<M>`), `repeated` (`Vec<M>`), `attributes` (a `Vec` of
+/// `checked` (a field checked and not kept: [`super::check::Checked`]), `bytes`,
+/// `message` (`Option<M>`), `repeated` (`Vec<M>`), `attributes` (a `Vec` of
 /// [`super::KeyValue`] under the decode's attribute cap) and the scalar kinds
 /// `uint32`, `int32`, `fixed32`, `fixed64`. Unknown fields are skipped as prost skips
 /// them; an error names the message and field, as prost's derive does.
@@ -145,6 +146,9 @@ macro_rules! field {
     (merge string, $w:expr, $v:expr, $b:expr, $c:expr) => {
         $crate::trimmed::fields::merge_string($w, $v, $b, $c)
     };
+    (merge checked, $w:expr, $v:expr, $b:expr, $c:expr) => {
+        $crate::trimmed::check::Checked::merge($v, $w, $b, $c)
+    };
     (merge bytes, $w:expr, $v:expr, $b:expr, $c:expr) => {
         prost::encoding::bytes::merge($w, $v, $b, $c)
     };
@@ -163,6 +167,7 @@ macro_rules! field {
     (encode string, $t:expr, $v:expr, $b:expr) => {
         $crate::trimmed::fields::encode_bytes($t, $v, $b)
     };
+    (encode checked, $t:expr, $v:expr, $b:expr) => {};
     (encode bytes, $t:expr, $v:expr, $b:expr) => {
         $crate::trimmed::fields::encode_bytes($t, $v, $b)
     };
@@ -184,6 +189,9 @@ macro_rules! field {
     };
     (len string, $t:expr, $v:expr) => {
         $crate::trimmed::fields::bytes_len($t, $v)
+    };
+    (len checked, $t:expr, $v:expr) => {
+        0
     };
     (len bytes, $t:expr, $v:expr) => {
         $crate::trimmed::fields::bytes_len($t, $v)

@@ -3,7 +3,7 @@
 //! Same field numbers and wire types as OTLP's `ExportTraceServiceRequest`, and every
 //! field of it, but what recognition does not read is only checked, not kept: events,
 //! links, scope attributes, entity references and nested attribute values decode as the
-//! zero-sized messages of [`check`], the other unread strings (trace state, schema URLs,
+//! zero-sized messages of [`check`], the other checked strings (trace state, schema URLs,
 //! the scope version) as slices whose UTF-8 is checked. The strings kept are `Bytes`
 //! slices of the received buffer, so decoding a span allocates only its attribute list.
 //! A request decodes here exactly when it decodes whole as `opentelemetry-proto`
@@ -38,8 +38,8 @@ trimmed_message!(
         1 message resource: Option<Resource>,
         /// Spans, by instrumentation scope.
         2 repeated scope_spans: Vec<ScopeSpans>,
-        /// Schema URL (checked, not read).
-        3 string schema_url: Bytes,
+        /// Schema URL (checked, not kept).
+        3 checked schema_url: check::Unread,
     }
 );
 
@@ -48,10 +48,10 @@ trimmed_message!(
     Resource {
         /// Resource attributes (the first `max_attributes` of a bounded decode).
         1 attributes attributes: Vec<KeyValue>,
-        /// Attributes the sender dropped.
-        2 uint32 dropped_attributes_count: u32,
-        /// Entity references (checked, not kept).
-        3 repeated entity_refs: Vec<check::EntityRef>,
+        /// Attributes the sender dropped (checked, not kept).
+        2 checked dropped_attributes_count: check::UnreadVarint,
+        /// Entity references (checked, not kept; only their number).
+        3 checked entity_refs: check::Count<check::EntityRef>,
     }
 );
 
@@ -62,8 +62,8 @@ trimmed_message!(
         1 message scope: Option<Scope>,
         /// The spans.
         2 repeated spans: Vec<Span>,
-        /// Schema URL (checked, not read).
-        3 string schema_url: Bytes,
+        /// Schema URL (checked, not kept).
+        3 checked schema_url: check::Unread,
     }
 );
 
@@ -72,12 +72,12 @@ trimmed_message!(
     Scope {
         /// Scope name.
         1 string name: Bytes,
-        /// Scope version (checked, not read).
-        2 string version: Bytes,
-        /// Scope attributes (checked, not kept).
-        3 repeated attributes: Vec<check::KeyValue>,
-        /// Attributes the sender dropped.
-        4 uint32 dropped_attributes_count: u32,
+        /// Scope version (checked, not kept).
+        2 checked version: check::Unread,
+        /// Scope attributes (checked, not kept; only their number).
+        3 checked attributes: check::Count<check::KeyValue>,
+        /// Attributes the sender dropped (checked, not kept).
+        4 checked dropped_attributes_count: check::UnreadVarint,
     }
 );
 
@@ -88,8 +88,8 @@ trimmed_message!(
         1 bytes trace_id: Bytes,
         /// 8 bytes.
         2 bytes span_id: Bytes,
-        /// W3C trace state (checked, not read).
-        3 string trace_state: Bytes,
+        /// W3C trace state (checked, not kept).
+        3 checked trace_state: check::Unread,
         /// Empty or 8 bytes.
         4 bytes parent_span_id: Bytes,
         /// Span name.
@@ -102,16 +102,16 @@ trimmed_message!(
         8 fixed64 end_time_unix_nano: u64,
         /// Span attributes (the first `max_attributes` of a bounded decode).
         9 attributes attributes: Vec<KeyValue>,
-        /// Attributes the sender dropped.
-        10 uint32 dropped_attributes_count: u32,
-        /// Events (checked, not kept; only their number is known).
-        11 repeated events: Vec<check::Event>,
-        /// Events the sender dropped.
-        12 uint32 dropped_events_count: u32,
-        /// Links (checked, not kept; only their number is known).
-        13 repeated links: Vec<check::Link>,
-        /// Links the sender dropped.
-        14 uint32 dropped_links_count: u32,
+        /// Attributes the sender dropped (checked, not kept).
+        10 checked dropped_attributes_count: check::UnreadVarint,
+        /// Events (checked, not kept; only their number).
+        11 checked events: check::Count<check::Event>,
+        /// Events the sender dropped (checked, not kept).
+        12 checked dropped_events_count: check::UnreadVarint,
+        /// Links (checked, not kept; only their number).
+        13 checked links: check::Count<check::Link>,
+        /// Links the sender dropped (checked, not kept).
+        14 checked dropped_links_count: check::UnreadVarint,
         /// Status.
         15 message status: Option<Status>,
         /// `SpanFlags`.
@@ -139,8 +139,8 @@ trimmed_message!(
         1 string key: Bytes,
         /// Value.
         2 message value: Option<AnyValue>,
-        /// Index of the key in a dictionary (profiles only; checked, not read).
-        3 int32 key_strindex: i32,
+        /// Index of the key in a dictionary (profiles only; checked, not kept).
+        3 checked key_strindex: check::UnreadVarint,
     }
 );
 
@@ -172,14 +172,12 @@ pub enum Value {
     StringValueStrindex(i32),
 }
 
-/// Merges one occurrence of a oneof variant: into the current value when it is the same
-/// variant (prost merges repeated messages), else into a fresh one that replaces it.
+/// Decodes one occurrence of a oneof variant into a fresh value that replaces the one
+/// before: prost's rule for scalars and strings (the last one wins), and the same as its
+/// merge for the checked messages, which hold nothing to merge.
 macro_rules! variant {
     ($slot:expr, $variant:ident, $merge:expr) => {{
-        let mut value = match $slot.take() {
-            Some(Value::$variant(v)) => v,
-            _ => Default::default(),
-        };
+        let mut value = Default::default();
         let result = ($merge)(&mut value);
         *$slot = Some(Value::$variant(value));
         result
