@@ -150,82 +150,98 @@ impl Encode for Gauge {
 
 // === impl Histogram ===
 
+/// Most bucket bounds a histogram may have (`metrics.buckets` allows 64).
+pub const MAX_BOUNDS: usize = 64;
+
 /// Observations counted into buckets (upper bounds, the last one `+Inf` implied), with
 /// their sum and, optionally, the latest exemplar per bucket.
+///
+/// One small lock per series guards all of it: an observation is one uncontended lock
+/// and unlock (cheaper than an atomic per bucket, sum and exemplar, measured in
+/// BENCHMARKS.md), and a scrape copies the counts out under it, so the buckets it
+/// writes never decrease and `_count` always equals `+Inf`.
 #[derive(Debug)]
 pub struct Histogram {
     bounds: Arc<[f64]>,
-    /// Per bucket, not cumulative (cumulated at scrape time); one more than `bounds`.
-    counts: Box<[AtomicU64]>,
-    sum: AtomicU64,
-    exemplars: Option<Mutex<Box<[Option<Exemplar>]>>>,
+    state: Mutex<State>,
     birth: Birth,
 }
 
+#[derive(Debug)]
+struct State {
+    /// Per bucket, not cumulative (cumulated at scrape time); one more than `bounds`.
+    counts: Box<[u64]>,
+    sum: f64,
+    exemplars: Option<Box<[Option<Exemplar>]>>,
+}
+
 impl Histogram {
-    /// A histogram with `bounds` (increasing, finite) and no exemplars.
+    /// A histogram with `bounds` (increasing, finite, at most [`MAX_BOUNDS`]) and no
+    /// exemplars.
     pub fn new(bounds: Arc<[f64]>) -> Self {
-        let counts = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        let counts = vec![0; bounds.len() + 1].into_boxed_slice();
         Histogram {
             bounds,
-            counts,
-            sum: AtomicU64::new(0f64.to_bits()),
-            exemplars: None,
+            state: Mutex::new(State {
+                counts,
+                sum: 0.0,
+                exemplars: None,
+            }),
             birth: Birth::default(),
         }
     }
 
     /// A histogram that keeps the latest exemplar of each bucket.
     pub fn with_exemplars(bounds: Arc<[f64]>) -> Self {
-        let slots = vec![None; bounds.len() + 1].into_boxed_slice();
-        Histogram {
-            exemplars: Some(Mutex::new(slots)),
-            ..Histogram::new(bounds)
-        }
+        let histogram = Histogram::new(bounds);
+        histogram.lock().exemplars = Some(vec![None; histogram.bounds.len() + 1].into());
+        histogram
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // ok: a poisoned lock still holds valid counts.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bucket(&self, value: f64) -> usize {
+        self.bounds.partition_point(|bound| *bound < value)
     }
 
     /// Counts `value` (in the first bucket whose bound is at least `value`).
     pub fn observe(&self, value: f64) {
-        self.observe_at(value);
+        let bucket = self.bucket(value);
+        let mut state = self.lock();
+        if let Some(count) = state.counts.get_mut(bucket) {
+            *count += 1;
+        }
+        state.sum += value;
     }
 
     /// Counts `value` and keeps `trace_id`/`span_id` as its bucket's exemplar.
     pub fn observe_with_exemplar(&self, value: f64, trace_id: [u8; 16], span_id: [u8; 8]) {
-        let bucket = self.observe_at(value);
-        if let Some(exemplars) = &self.exemplars {
-            // ok: a poisoned lock still holds valid exemplars.
-            let mut slots = exemplars.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(slot) = slots.get_mut(bucket) {
-                *slot = Some(Exemplar {
-                    trace_id,
-                    span_id,
-                    value,
-                });
-            }
+        let bucket = self.bucket(value);
+        let mut state = self.lock();
+        if let Some(count) = state.counts.get_mut(bucket) {
+            *count += 1;
         }
-    }
-
-    fn observe_at(&self, value: f64) -> usize {
-        let bucket = self.bounds.partition_point(|bound| *bound < value);
-        if let Some(count) = self.counts.get(bucket) {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = self
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
-                Some((f64::from_bits(bits) + value).to_bits())
+        state.sum += value;
+        if let Some(slot) = state.exemplars.as_mut().and_then(|e| e.get_mut(bucket)) {
+            *slot = Some(Exemplar {
+                trace_id,
+                span_id,
+                value,
             });
-        bucket
+        }
     }
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.lock().counts.iter().sum()
     }
 
     /// Their sum.
     pub fn sum(&self) -> f64 {
-        f64::from_bits(self.sum.load(Ordering::Relaxed))
+        self.lock().sum
     }
 }
 
@@ -238,22 +254,31 @@ impl Encode for Histogram {
         scrape: &Scrape,
     ) {
         let reveal = self.birth.reveal(scrape);
-        let exemplars = match (&self.exemplars, reveal) {
-            (Some(slots), true) => Some(slots.lock().unwrap_or_else(|p| p.into_inner()).clone()),
-            _ => None,
-        };
-        // Cumulated from one read of each bucket, so the buckets never decrease and
-        // `_count` equals `+Inf` even while observations arrive.
-        let mut cumulative = 0u64;
-        for (i, count) in self.counts.iter().enumerate() {
+        // Copied out under the lock (at most 65 buckets, on the stack), written without it.
+        let mut counts = [0u64; MAX_BOUNDS + 1];
+        let mut exemplars = [None; MAX_BOUNDS + 1];
+        let buckets = self.bounds.len() + 1;
+        let sum = {
+            let state = self.lock();
             if reveal {
-                cumulative += count.load(Ordering::Relaxed);
+                for (to, from) in counts.iter_mut().zip(state.counts.iter()) {
+                    *to = *from;
+                }
+                if let Some(kept) = &state.exemplars {
+                    for (to, from) in exemplars.iter_mut().zip(kept.iter()) {
+                        *to = *from;
+                    }
+                }
+                state.sum
+            } else {
+                0.0
             }
+        };
+        let mut cumulative = 0u64;
+        for (i, count) in counts.iter().take(buckets).enumerate() {
+            cumulative += count;
             let bound = self.bounds.get(i).copied().unwrap_or(f64::INFINITY);
-            let exemplar = exemplars
-                .as_ref()
-                .and_then(|e| e.get(i))
-                .and_then(Option::as_ref);
+            let exemplar = exemplars.get(i).and_then(Option::as_ref);
             encoder.sample(
                 name,
                 "_bucket",
@@ -263,7 +288,6 @@ impl Encode for Histogram {
                 exemplar,
             );
         }
-        let sum = if reveal { self.sum() } else { 0.0 };
         encoder.sample(name, "_sum", labels, None, Number::Float(sum), None);
         encoder.sample(
             name,
