@@ -334,8 +334,8 @@ impl Receiver {
         attributes_not_kept: u64,
         tenant: crate::auth::Tenant,
     ) -> Result<Accepted, Refusal> {
-        let may_exceed = attributes_not_kept > 0 || caps::may_exceed(&request, &self.limits);
-        if self.limits.cut_forwarded && may_exceed {
+        let may_exceed = || attributes_not_kept > 0 || caps::may_exceed(&request, &self.limits);
+        if self.limits.cut_forwarded && may_exceed() {
             if let Some(cut) = self.cut(transport, &raw, request.span_count())? {
                 (request, raw) = cut;
             }
