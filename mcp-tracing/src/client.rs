@@ -4,15 +4,17 @@
 //! the client side is a thin wrapper with the same method names as the peer.
 
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetPromptRequest,
-    GetPromptRequestParams, GetPromptResult, ListToolsRequest, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequest, ReadResourceRequestParams, ReadResourceResult,
-    RequestMetaObject, ServerResult,
+    CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, GetMeta,
+    GetPromptRequest, GetPromptRequestParams, GetPromptResult, Implementation, ListToolsRequest,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResult, RequestMetaObject, RequestParamsMeta,
+    ServerResult,
 };
 use rmcp::service::{PeerRequestOptions, RoleClient, ServiceError};
 use rmcp::Peer;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
+use crate::meta;
 use crate::span::{self, request_target, SpanOptions, KIND_CLIENT};
 
 /// An rmcp client peer whose requests run in CLIENT spans and carry the trace context.
@@ -20,6 +22,7 @@ use crate::span::{self, request_target, SpanOptions, KIND_CLIENT};
 pub struct TracedPeer {
     peer: Peer<RoleClient>,
     options: SpanOptions,
+    client_info: Option<Implementation>,
 }
 
 impl TracedPeer {
@@ -27,10 +30,46 @@ impl TracedPeer {
         Self {
             peer,
             options: SpanOptions::default(),
+            client_info: None,
         }
     }
 
     crate::span::option_builders!();
+
+    /// This client's identity for `mcp.client.name` / `mcp.client.version`: the
+    /// `client_info` of the handler's `get_info()`, which rmcp writes into every request's
+    /// `_meta` in the stateless lifecycle (`ClientLifecycleMode::Discover`), where the peer
+    /// does not expose it. A request whose own `_meta` names a client records that one.
+    pub fn with_client_info(mut self, client_info: Implementation) -> Self {
+        self.client_info = Some(client_info);
+        self
+    }
+
+    /// Protocol version and client as the request's `_meta` names them (the caller's own
+    /// keys; the extension map wins over `params._meta`, as on the wire), else the
+    /// session's version (the one rmcp stamps in the stateless lifecycle) and
+    /// [`Self::with_client_info`].
+    fn record_client(&self, span: &Span, request: &ClientRequest) {
+        let metas = [Some(&request.get_meta().0), params_meta(request)];
+        let metas = metas.iter().flatten();
+        let session = self.peer.peer_info();
+        let version = metas
+            .clone()
+            .find_map(|meta| meta::protocol_version(meta))
+            .or_else(|| session.as_ref().map(|info| info.protocol_version.as_str()));
+        if let Some(version) = version {
+            span.record("mcp.protocol.version", version);
+        }
+        let named = metas.clone().find_map(|meta| meta::client_info(meta));
+        let own = self.client_info.as_ref();
+        let client = named.or_else(|| own.map(|info| (info.name.as_str(), Some(&*info.version))));
+        if let Some((name, version)) = client {
+            span.record("mcp.client.name", name);
+            if let Some(version) = version {
+                span.record("mcp.client.version", version);
+            }
+        }
+    }
 
     pub fn peer(&self) -> &Peer<RoleClient> {
         &self.peer
@@ -44,16 +83,14 @@ impl TracedPeer {
             if let Some(transport) = self.options.transport {
                 span.record("network.transport", transport);
             }
-            if let Some(info) = self.peer.peer_info() {
-                span.record("mcp.protocol.version", info.protocol_version.as_str());
-            }
+            self.record_client(&span, &request);
             if self.options.record_sizes {
                 if let Some(size) = span::json_size(&request) {
                     span.record("mcp.request.size", size);
                 }
             }
             let mut meta = RequestMetaObject::default();
-            span::inject_into_meta(&span, &mut meta);
+            meta::inject_into_meta(&span, &mut meta);
             options.meta = Some(meta);
         }
         let record_sizes = self.options.record_sizes;
@@ -78,7 +115,9 @@ impl TracedPeer {
                         }
                     }
                 }
-                Err(ServiceError::McpError(error)) => span::record_rpc_error(&outcome_span, error),
+                Err(ServiceError::McpError(error)) => {
+                    span::record_rpc_failure(&outcome_span, error)
+                }
                 Err(other) => {
                     span::record_other_error(&outcome_span, "transport_error", &other.to_string())
                 }
@@ -149,4 +188,16 @@ impl TracedPeer {
             _ => Err(ServiceError::UnexpectedResponse),
         }
     }
+}
+
+/// `params._meta` of the requests that carry one in their params.
+fn params_meta(request: &ClientRequest) -> Option<&MetaObject> {
+    let meta = match request {
+        ClientRequest::CallToolRequest(r) => r.params.meta(),
+        ClientRequest::GetPromptRequest(r) => r.params.meta(),
+        ClientRequest::ReadResourceRequest(r) => r.params.meta(),
+        ClientRequest::ListToolsRequest(r) => r.params.as_ref().and_then(|p| p.meta()),
+        _ => None,
+    };
+    meta.map(|meta| &meta.0)
 }

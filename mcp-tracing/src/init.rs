@@ -1,11 +1,14 @@
 //! One call that wires `tracing` to an OTLP exporter with a batch processor.
 
+use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// Why tracing could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -90,21 +93,35 @@ impl Tracing {
         }
     }
 
-    /// Install the global subscriber: OpenTelemetry layer (plus stderr logs if asked), filtered
-    /// by `RUST_LOG` (default `info`).
+    /// Install the global subscriber with an OTLP provider ([`Self::provider`]).
     pub fn install(self) -> Result<Guard, InitError> {
         let provider = self.provider()?;
+        self.install_with(provider)
+    }
+
+    /// Install the global subscriber with your own provider (another exporter, or an
+    /// in-memory one in tests). The OpenTelemetry layer gets INFO and above whatever
+    /// `RUST_LOG` says, so MCP spans (INFO) are always exported; `RUST_LOG` (default `info`)
+    /// filters only the stderr logs. The W3C TraceContext propagator is installed
+    /// globally unless the application already set one.
+    pub fn install_with(self, provider: SdkTracerProvider) -> Result<Guard, InitError> {
         let tracer = provider.tracer("mcp-tracing");
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-        let otel = layer(tracer);
-        let logs = self
-            .log_to_stderr
-            .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+        let otel = layer(tracer).with_filter(LevelFilter::INFO);
+        let logs = self.log_to_stderr.then(|| {
+            let filter =
+                EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+        });
         tracing_subscriber::registry()
-            .with(filter)
             .with(otel)
             .with(logs)
             .try_init()?;
+        // The default global propagator is a no-op one, with no fields.
+        if global::get_text_map_propagator(|propagator| propagator.fields().next().is_none()) {
+            global::set_text_map_propagator(TraceContextPropagator::new());
+        }
         Ok(Guard { provider })
     }
 }

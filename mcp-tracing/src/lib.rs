@@ -13,16 +13,21 @@
 //!
 //! Every request and notification then gets a SERVER span named `{mcp.method.name} {target}`
 //! with `mcp.method.name`, `gen_ai.tool.name` / `gen_ai.prompt.name` / `mcp.resource.uri`,
-//! `jsonrpc.request.id`, `mcp.session.id`, `mcp.protocol.version`, `network.transport`, and
-//! `error.type` with status ERROR on JSON-RPC errors and on tool results with `isError`.
-//! A W3C `traceparent` in `params._meta` becomes the span's parent; [`TracedPeer`] does the
-//! client side and injects it.
+//! `jsonrpc.request.id`, `mcp.session.id`, `mcp.protocol.version`, `mcp.client.name` /
+//! `mcp.client.version`, `network.transport`, `rpc.response.status_code` on JSON-RPC errors,
+//! and `error.type` with status ERROR on the server's own errors (not on the caller's, such
+//! as `-32601`) and on tool results with `isError`. The trace context in `params._meta` (in
+//! the format of the global propagator, W3C `traceparent` by default) becomes the span's
+//! parent; [`TracedPeer`] does the client side and injects it.
 
 // Instrumentation must never panic the server it instruments.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod client;
 mod init;
+mod meta;
+mod outcome;
+mod request;
 mod server;
 mod span;
 

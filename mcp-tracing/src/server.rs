@@ -4,10 +4,11 @@
 //! `ServerHandler` (not any `Service<RoleServer>`), and `ServiceExt::serve` takes one too,
 //! so this form works on every transport. Each forwarded method sees the typed request
 //! (tool name, prompt name, resource URI), the request context (JSON-RPC id, `_meta` with
-//! `traceparent`, the HTTP request parts with the session id, the peer's initialize info)
-//! and the typed result (`isError`). A tower layer would exist only on Streamable HTTP and
-//! see bytes. Methods that are not MCP calls (`get_info`, `get_tool`, ...) are forwarded
-//! untouched, so the wrapped server behaves exactly as before.
+//! the trace context and, from 2026-07-28 on, the protocol version and client, the HTTP
+//! request parts with the session id, the peer's initialize info) and the typed result
+//! (`isError`). A tower layer would exist only on Streamable HTTP and see bytes. Methods
+//! that are not MCP calls (`get_info`, `get_tool`, ...) are forwarded untouched, so the
+//! wrapped server behaves exactly as before.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -27,10 +28,9 @@ use rmcp::model::{
     PaginatedRequestParams, PingRequestMethod, ProgressNotificationMethod,
     ProgressNotificationParam, ProtocolVersion, ReadResourceDirectoryRequestMethod,
     ReadResourceDirectoryRequestParams, ReadResourceRequestMethod, ReadResourceRequestParams,
-    ReadResourceResponse, RootsListChangedNotificationMethod, ServerConfig, ServerResult,
-    SetLevelRequestMethod, SetLevelRequestParams, SubscribeRequestMethod, SubscribeRequestParams,
-    SubscriptionFilter, Tool, UnsubscribeRequestMethod, UnsubscribeRequestParams, UpdateTaskMethod,
-    UpdateTaskParams,
+    ReadResourceResponse, RootsListChangedNotificationMethod, ServerConfig, SetLevelRequestMethod,
+    SetLevelRequestParams, SubscribeRequestMethod, SubscribeRequestParams, SubscriptionFilter,
+    Tool, UnsubscribeRequestMethod, UnsubscribeRequestParams, UpdateTaskMethod, UpdateTaskParams,
 };
 use rmcp::service::{
     MaybeSendFuture, NotificationContext, RequestContext, RoleServer, SubscriptionContext,
@@ -38,7 +38,9 @@ use rmcp::service::{
 use rmcp::{ErrorData as McpError, ServerHandler};
 use tracing::{Instrument, Span};
 
-use crate::span::{self, SpanOptions, Target, KIND_SERVER};
+use crate::outcome::traced;
+use crate::request::{self, negotiated_version};
+use crate::span::{self, SpanOptions, Target};
 
 /// Wraps an rmcp `ServerHandler` so that each request and notification runs inside a SERVER
 /// span that follows the OTel MCP conventions. It is itself a `ServerHandler`: serve it
@@ -62,100 +64,7 @@ impl<H> TracedServer<H> {
     pub fn inner(&self) -> &H {
         &self.inner
     }
-}
 
-/// Session id and transport: over Streamable HTTP rmcp puts the HTTP request parts into the
-/// extensions; elsewhere the configured transport applies.
-fn record_connection(span: &Span, extensions: &rmcp::model::Extensions, options: &SpanOptions) {
-    if let Some(parts) = extensions.get::<http::request::Parts>() {
-        if let Some(session) = parts
-            .headers
-            .get("mcp-session-id")
-            .and_then(|value| value.to_str().ok())
-        {
-            span.record("mcp.session.id", session);
-        }
-        span.record("network.transport", "tcp");
-    } else if let Some(transport) = options.transport {
-        span.record("network.transport", transport);
-    }
-}
-
-fn record_peer(span: &Span, peer: &rmcp::Peer<RoleServer>) {
-    if let Some(info) = peer.peer_info() {
-        span.record("mcp.protocol.version", info.protocol_version.as_str());
-        span.record("mcp.client.name", info.client_info.name.as_str());
-        span.record("mcp.client.version", info.client_info.version.as_str());
-    }
-}
-
-/// What a successful result adds to its span.
-trait Outcome {
-    fn record(&self, _span: &Span) {}
-    /// Bytes of the JSON result (only computed when sizes are on).
-    fn size(&self) -> Option<i64>;
-}
-
-impl Outcome for CallToolResponse {
-    fn size(&self) -> Option<i64> {
-        span::json_size(&ServerResult::from(self.clone()))
-    }
-    fn record(&self, span: &Span) {
-        if let CallToolResponse::Complete(result) = self {
-            if result.is_error == Some(true) {
-                span::record_tool_error(span);
-            }
-        }
-    }
-}
-
-impl Outcome for GetPromptResponse {
-    fn size(&self) -> Option<i64> {
-        span::json_size(&ServerResult::from(self.clone()))
-    }
-}
-
-impl Outcome for ReadResourceResponse {
-    fn size(&self) -> Option<i64> {
-        span::json_size(&ServerResult::from(self.clone()))
-    }
-}
-
-impl Outcome for InitializeResult {
-    fn size(&self) -> Option<i64> {
-        span::json_size(self)
-    }
-    /// The negotiated version, which may be older than the one the client asked for.
-    fn record(&self, span: &Span) {
-        span.record("mcp.protocol.version", self.protocol_version.as_str());
-    }
-}
-
-macro_rules! plain_outcome {
-    ($($result:ty),* $(,)?) => {
-        $(impl Outcome for $result {
-            fn size(&self) -> Option<i64> {
-                span::json_size(self)
-            }
-        })*
-    };
-}
-
-plain_outcome!(
-    (),
-    DiscoverResult,
-    CompleteResult,
-    ListPromptsResult,
-    ListResourcesResult,
-    ListResourceTemplatesResult,
-    ListToolsResult,
-    CustomResult,
-    GetTaskResult,
-    ListSkillsResult,
-    GetSkillResult,
-);
-
-impl<H> TracedServer<H> {
     fn request_span(
         &self,
         method: &str,
@@ -163,54 +72,12 @@ impl<H> TracedServer<H> {
         context: &RequestContext<RoleServer>,
         request_size: impl FnOnce() -> Option<i64>,
     ) -> Span {
-        let span = span::mcp_span(KIND_SERVER, method, &target);
-        if !span.is_disabled() {
-            span.record("jsonrpc.request.id", context.id.to_string().as_str());
-            record_connection(&span, &context.extensions, &self.options);
-            record_peer(&span, &context.peer);
-            span::set_parent_from_meta(&span, &context.meta);
-            if self.options.record_sizes {
-                if let Some(size) = request_size() {
-                    span.record("mcp.request.size", size);
-                }
-            }
-        }
-        span
+        request::request_span(&self.options, method, target, context, request_size)
     }
 
     fn notification_span(&self, method: &str, context: &NotificationContext<RoleServer>) -> Span {
-        let span = span::mcp_span(KIND_SERVER, method, &Target::None);
-        if !span.is_disabled() {
-            record_connection(&span, &context.extensions, &self.options);
-            span::set_parent_from_meta(&span, &context.meta);
-        }
-        span
+        request::notification_span(&self.options, method, context)
     }
-}
-
-/// Runs `handled` inside `span` and records its outcome there.
-fn traced<'a, T: Outcome + Send + 'a>(
-    span: Span,
-    record_sizes: bool,
-    handled: impl Future<Output = Result<T, McpError>> + MaybeSendFuture + 'a,
-) -> impl Future<Output = Result<T, McpError>> + MaybeSendFuture + 'a {
-    let outcome_span = span.clone();
-    async move {
-        let result = handled.await;
-        match &result {
-            Ok(response) => {
-                response.record(&outcome_span);
-                if record_sizes {
-                    if let Some(size) = response.size() {
-                        outcome_span.record("mcp.response.size", size);
-                    }
-                }
-            }
-            Err(error) => span::record_rpc_error(&outcome_span, error),
-        }
-        result
-    }
-    .instrument(span)
 }
 
 /// A traced request method: `name(params) -> result` for `method`, whose target is `target`.
@@ -275,21 +142,26 @@ impl<H: ServerHandler> ServerHandler for TracedServer<H> {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<InitializeResult, McpError>> + MaybeSendFuture + '_ {
-        let span = self.request_span(
+        let span = request::initialize_span(
+            &self.options,
             InitializeResultMethod::VALUE,
-            Target::None,
+            &request,
             &context,
-            || span::json_size(&request),
         );
-        // The peer info is set by the handler; the request has what the span needs.
-        span.record("mcp.protocol.version", request.protocol_version.as_str());
-        span.record("mcp.client.name", request.client_info.name.as_str());
-        span.record("mcp.client.version", request.client_info.version.as_str());
-        traced(
-            span,
-            self.options.record_sizes,
-            self.inner.initialize(request, context),
-        )
+        let requested = request.protocol_version.clone();
+        let version_span = span.clone();
+        let handled = async move {
+            let result = self.inner.initialize(request, context).await;
+            if let Ok(answer) = &result {
+                let supported = self.inner.supported_protocol_versions();
+                let agreed = negotiated_version(&requested, &answer.protocol_version, &supported);
+                if let Some(agreed) = agreed {
+                    version_span.record("mcp.protocol.version", agreed.as_str());
+                }
+            }
+            result
+        };
+        traced(span, self.options.record_sizes, handled)
     }
 
     fn negotiate_initialize(

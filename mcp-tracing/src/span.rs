@@ -1,11 +1,8 @@
 //! The one place that knows the convention's span names and attribute keys.
 
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-use rmcp::model::{ClientRequest, ErrorData, MetaObject};
+use rmcp::model::{ClientRequest, ErrorData};
 use tracing::field::Empty;
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// What an MCP request is about: the `{target}` of the span name.
 pub(crate) enum Target<'a> {
@@ -105,8 +102,33 @@ pub(crate) fn mcp_span(kind: &'static str, method: &str, target: &Target<'_>) ->
     span
 }
 
-/// A JSON-RPC error response: `error.type` and `rpc.response.status_code` are the code.
-pub(crate) fn record_rpc_error(span: &Span, error: &ErrorData) {
+/// JSON-RPC errors that are the caller's, not the server's (2026 conventions): parse error,
+/// invalid request, method not found, invalid params, resource not found.
+const CALLER_ERRORS: [i32; 5] = [-32700, -32600, -32601, -32602, -32002];
+
+/// Whether a JSON-RPC error fails a SERVER span: not when the caller sent a bad request.
+pub(crate) fn is_server_error(code: i32) -> bool {
+    !CALLER_ERRORS.contains(&code)
+}
+
+/// A JSON-RPC error response on a SERVER span: `rpc.response.status_code` always; `error.type`
+/// and status ERROR only for the server's own errors (`-32603`, `-32000..-32099` but
+/// `-32002`, and any code that is not a caller error), so bad requests do not count as
+/// the server failing.
+pub(crate) fn record_server_rpc_error(span: &Span, error: &ErrorData) {
+    if is_server_error(error.code.0) {
+        record_rpc_failure(span, error);
+    } else {
+        span.record(
+            "rpc.response.status_code",
+            error.code.0.to_string().as_str(),
+        );
+    }
+}
+
+/// A JSON-RPC error response that failed the call (on a CLIENT span, every one does):
+/// `error.type` and `rpc.response.status_code` are the code, the status description its message.
+pub(crate) fn record_rpc_failure(span: &Span, error: &ErrorData) {
     let code = error.code.0.to_string();
     span.record("error.type", code.as_str());
     span.record("rpc.response.status_code", code.as_str());
@@ -133,38 +155,17 @@ pub(crate) fn json_size<T: serde::Serialize + ?Sized>(value: &T) -> Option<i64> 
         .and_then(|bytes| i64::try_from(bytes.len()).ok())
 }
 
-struct MetaCarrier<'a>(&'a MetaObject);
+#[cfg(test)]
+mod tests {
+    use super::is_server_error;
 
-impl Extractor for MetaCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0 .0.get(key).and_then(|value| value.as_str())
+    #[test]
+    fn caller_errors_are_not_server_errors() {
+        for code in [-32700, -32600, -32601, -32602, -32002] {
+            assert!(!is_server_error(code), "{code}");
+        }
+        for code in [-32603, -32000, -32001, -32003, -32099, -32022, 1, -1] {
+            assert!(is_server_error(code), "{code}");
+        }
     }
-    fn keys(&self) -> Vec<&str> {
-        self.0 .0.keys().map(String::as_str).collect()
-    }
-}
-
-struct MetaInjector<'a>(&'a mut MetaObject);
-
-impl Injector for MetaInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        self.0
-             .0
-            .insert(key.to_owned(), serde_json::Value::String(value));
-    }
-}
-
-/// Make the `traceparent` in `_meta` (if any) the span's parent.
-pub(crate) fn set_parent_from_meta(span: &Span, meta: &MetaObject) {
-    if meta.get_traceparent().is_none() {
-        return;
-    }
-    let parent = TraceContextPropagator::new().extract(&MetaCarrier(meta));
-    // Fails only when the span is disabled or already started; both leave it a root.
-    let _ = span.set_parent(parent);
-}
-
-/// Write the span's context into `_meta` as `traceparent` (and `tracestate`).
-pub(crate) fn inject_into_meta(span: &Span, meta: &mut MetaObject) {
-    TraceContextPropagator::new().inject_context(&span.context(), &mut MetaInjector(meta));
 }

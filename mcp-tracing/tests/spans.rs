@@ -107,18 +107,26 @@ async fn server_spans_follow_the_conventions() {
     assert_eq!(calls.len(), 2, "the ok call and the one without arguments");
     let call = calls
         .iter()
-        .find(|s| attr(s, "error.type").is_none())
+        .find(|s| attr(s, "rpc.response.status_code").is_none())
         .expect("an ok get_weather span");
     let rpc_error = calls
         .iter()
-        .find(|s| attr(s, "error.type").is_some())
+        .find(|s| attr(s, "rpc.response.status_code").is_some())
         .expect("a failed get_weather span");
-    assert_eq!(attr(rpc_error, "error.type").as_deref(), Some("-32602"));
+    // Invalid params is the caller's error: the code is recorded, the server did not fail.
     assert_eq!(
         attr(rpc_error, "rpc.response.status_code").as_deref(),
         Some("-32602")
     );
-    match &rpc_error.status {
+    assert_eq!(attr(rpc_error, "error.type"), None);
+    assert_eq!(rpc_error.status, Status::Unset);
+    // For the client it failed.
+    let client_error = all(&spans, SpanKind::Client, "tools/call get_weather")
+        .into_iter()
+        .find(|s| attr(s, "error.type").is_some())
+        .expect("a failed client get_weather span");
+    assert_eq!(attr(client_error, "error.type").as_deref(), Some("-32602"));
+    match &client_error.status {
         Status::Error { description } => assert!(description.contains("city"), "{description}"),
         other => panic!("status {other:?}"),
     }
